@@ -1,0 +1,1 @@
+"""Audio DSP: STFT, magnitude scales, log-frequency warp, masks, Wiener EM."""

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Create .venv (if missing) and install avsep with its pinned dependencies.
+# Usage: bash scripts/setup.sh [extra]   e.g. "test" installs the test-only dependencies too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "[setup] creating .venv with $($PYTHON --version)"
+  "$PYTHON" -m venv .venv
+fi
+extra=${1:-}
+spec="."
+[ -n "$extra" ] && spec=".[$extra]"
+stamp=".venv/.avsep-installed-$extra"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "[setup] installing avsep$([ -n "$extra" ] && echo "[$extra]") and its pinned dependencies (first time: a few minutes, ~5 GB with the CUDA runtime torch pulls)"
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e "$spec"
+  touch "$stamp"
+else
+  echo "[setup] .venv is up to date"
+fi
