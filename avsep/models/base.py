@@ -51,6 +51,8 @@ class ZooModel(nn.Module):
     """
 
     task: ClassVar[str] = "separation"
+    # which mixing dataset feeds it: "singing", "instruments", "vad" or "lipsync"
+    data_kind: ClassVar[str] = "singing"
     inputs: tuple[str, ...] = ("mixture",)
     spec: ModelSpec
     source_names: tuple[str, ...] = ()
