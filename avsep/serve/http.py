@@ -1,0 +1,124 @@
+"""The FastAPI app: ``POST /separate``, ``GET /info``, ``GET /healthz``.
+
+The app only parses and checks requests and encodes answers; the work goes through a
+``run_items`` coroutine the caller supplies (Ray Serve's batched method, or a plain call), so
+the same app serves under Ray Serve and in tests.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from avsep.serve.engine import Request as SeparationRequest
+from avsep.serve.engine import Separator, parse_labels
+from avsep.serve.errors import BadRequest
+from avsep.serve.limits import Limits
+from avsep.serve.upload import decode_audio, decode_video
+
+FIELDS = ("audio", "video", "labels", "wiener_iterations", "format")
+RunItems = Callable[[list[dict], int], Awaitable[list]]
+
+
+def _int_field(value: Any, name: str, low: int, high: int) -> int:
+    try:
+        number = int(str(value))
+    except ValueError as err:
+        raise BadRequest(400, f"`{name}` must be an integer, got {value!r}") from err
+    if not low <= number <= high:
+        raise BadRequest(400 if number < low else 413,
+                         f"`{name}` must be between {low} and {high}, got {number}")
+    return number
+
+
+async def _read_upload(form_value: Any, name: str, limits: Limits) -> bytes:
+    if isinstance(form_value, str) or not hasattr(form_value, "read"):
+        raise BadRequest(400, f"`{name}` must be a file upload (multipart/form-data)")
+    data = await form_value.read()
+    if len(data) > limits.max_upload_bytes:
+        raise BadRequest(413, f"`{name}` is {len(data)} bytes; the limit is "
+                              f"{limits.max_upload_bytes}")
+    return data
+
+
+def encode_answer(stems: dict[str, np.ndarray], rate: int, fmt: str) -> Response:
+    """Stems -> a zip of float WAVs, or the one WAV that ``fmt`` names."""
+    if fmt == "zip":
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, audio in stems.items():
+                wav = io.BytesIO()
+                sf.write(wav, audio.T, rate, format="WAV", subtype="FLOAT")
+                archive.writestr(f"{name}.wav", wav.getvalue())
+        return Response(buffer.getvalue(), media_type="application/zip",
+                        headers={"Content-Disposition": 'attachment; filename="stems.zip"'})
+    wav = io.BytesIO()
+    sf.write(wav, stems[fmt].T, rate, format="WAV", subtype="FLOAT")
+    return Response(wav.getvalue(), media_type="audio/wav",
+                    headers={"Content-Disposition": f'attachment; filename="{fmt}.wav"'})
+
+
+def build_http_app(separator: Separator, limits: Limits, run_items: RunItems) -> FastAPI:
+    """A FastAPI app serving ``separator`` under ``limits``; ``run_items`` does the compute."""
+    app = FastAPI(title="avsep separation service",
+                  description="Separate music sources with a model from the avsep zoo.")
+
+    @app.exception_handler(BadRequest)
+    async def _bad_request(_: Request, err: BadRequest) -> JSONResponse:
+        return JSONResponse({"error": err.message}, status_code=err.status)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/info")
+    async def info() -> dict[str, Any]:
+        return {**separator.info(), "limits": limits.as_dict()}
+
+    @app.post("/separate")
+    async def separate(request: Request) -> Response:
+        declared = int(request.headers.get("content-length") or 0)
+        if declared > limits.max_upload_bytes * 2:
+            raise BadRequest(413, f"the request is {declared} bytes; the upload limit is "
+                                  f"{limits.max_upload_bytes}")
+        try:
+            form = await request.form()
+        except Exception as err:  # noqa: BLE001 - malformed multipart bodies
+            raise BadRequest(400, f"expected a multipart/form-data body: {err}") from err
+        unknown = sorted(set(form.keys()) - set(FIELDS))
+        if unknown:
+            raise BadRequest(400, f"unknown form field(s) {unknown}; expected {list(FIELDS)}")
+        if "audio" not in form:
+            raise BadRequest(400, "missing the `audio` file field")
+        audio_bytes = await _read_upload(form["audio"], "audio", limits)
+        audio, rate = decode_audio(audio_bytes, limits.max_duration_s)
+        fmt = str(form.get("format", "zip"))
+        if fmt != "zip" and fmt not in separator.model.source_names:
+            raise BadRequest(400, f"`format` must be 'zip' or a source name "
+                                  f"{list(separator.model.source_names)}, got {fmt!r}")
+        wiener = _int_field(form.get("wiener_iterations", 0), "wiener_iterations", 0,
+                            limits.max_wiener_iterations)
+        videos = []
+        if separator.needs_video:
+            uploads = form.getlist("video") or [form["audio"]]
+            for upload in uploads:
+                data = audio_bytes if upload is form["audio"] else await _read_upload(
+                    upload, "video", limits)
+                videos.append(decode_video(data, separator.spec.fps))
+        labels = parse_labels(form.get("labels")) if "labels" in form else None
+        job_request = SeparationRequest(audio=audio, rate=rate, videos=videos, labels=labels,
+                                        wiener_iterations=wiener)
+        jobs = separator.make_jobs(job_request)
+        outputs = await run_items(jobs.items, wiener)
+        stems = dict(zip(separator.model.source_names, separator.assemble(outputs, jobs),
+                         strict=True))
+        return encode_answer(stems, rate, fmt)
+
+    return app

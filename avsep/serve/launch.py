@@ -1,0 +1,54 @@
+"""Start the Serve application on a local Ray, or write a ``serve deploy`` config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+APP_NAME = "avsep"
+IMPORT_PATH = "avsep.serve.app:build_app"
+
+
+def app_args(model: str, tracking_uri: str | None, replicas: str, gpus_per_replica: float,
+             limits: dict[str, Any], batching: bool, max_batch_size: int) -> dict[str, Any]:
+    """The ``args`` of :func:`avsep.serve.app.build_app`, checked."""
+    if replicas != "auto":
+        try:
+            if int(replicas) < 1:
+                raise ValueError
+        except ValueError as err:
+            raise ValueError(f"--replicas must be a positive integer or 'auto', got {replicas!r}") from err
+    if gpus_per_replica < 0:
+        raise ValueError(f"--gpus-per-replica must be >= 0, got {gpus_per_replica}")
+    return {"model": model, "tracking_uri": tracking_uri,
+            "num_replicas": replicas if replicas == "auto" else int(replicas),
+            "gpus_per_replica": gpus_per_replica, "limits": limits, "batching": batching,
+            "max_batch_size": max_batch_size}
+
+
+def export_config(path: Path, args: dict[str, Any], host: str, port: int) -> Path:
+    """Write a Serve config file for ``serve deploy`` on a cluster."""
+    config = {
+        "proxy_location": "HeadOnly",
+        "http_options": {"host": host, "port": port},
+        "applications": [{"name": APP_NAME, "route_prefix": "/", "import_path": IMPORT_PATH,
+                          "args": args}],
+    }
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def start_local(args: dict[str, Any], host: str, port: int, num_cpus: int | None = None):
+    """Start Ray (if needed) and Serve on ``host:port``; deploy; return the ingress handle."""
+    import ray
+    from ray import serve
+
+    from avsep.serve.app import build_app
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
+    serve.start(http_options={"host": host, "port": port})
+    return serve.run(build_app(args), name=APP_NAME, route_prefix="/")
