@@ -16,6 +16,9 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "[setup] installing avsep$([ -n "$extra" ] && echo "[$extra]") and its pinned dependencies (first time: a few minutes, ~5 GB with the CUDA runtime torch pulls)"
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e "$spec"
+  # tinysoundfont renders `avsep synth --soundfont`; its declared dependency pyaudio is only
+  # for live playback and does not build without portaudio headers, so install it alone.
+  .venv/bin/python -m pip install --quiet --no-deps tinysoundfont==0.3.7
   touch "$stamp"
 else
   echo "[setup] .venv is up to date"
