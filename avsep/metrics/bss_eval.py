@@ -1,0 +1,412 @@
+"""BSS Eval v4 exactly as ``museval.evaluate`` computes it by default, batched in torch.
+
+museval's default (``mode="v4"``) is ``metrics.bss_eval(..., compute_permutation=False,
+framewise_filters=False, bsseval_sources_version=False)`` with 1 s windows and hop:
+
+1. *Distortion filters, once for the whole signal.* For every source ``j`` the estimate is
+   projected, by least squares, on the span of all references delayed by 0..511 samples
+   (``filters_len = 512``) in every channel: ``(G + eps I) C = D`` where ``G`` is the Gram
+   matrix of the delayed references (block Toeplitz, ``S*C*512`` square) and ``D`` holds the
+   correlations of the references with the estimate; ``eps`` is float64 machine epsilon.
+   The same is done against the delayed copies of reference ``j`` alone (``Cj``).
+2. *Framewise decomposition.* For each window the reference excerpts (zero-padded by 511
+   samples) are filtered with ``C`` and ``Cj``: ``P_j = Cj * s_j`` and ``P = C * s``.
+   With ``s_true`` the padded reference excerpt and ``e`` the padded estimate excerpt:
+   ``SDR = |s_true|² / |e - s_true|²``, ``ISR = |s_true|² / |P_j - s_true|²``,
+   ``SIR = |P_j|² / |P - P_j|²``, ``SAR = |P|² / |e - P|²`` (in dB; a zero denominator
+   gives +inf).
+3. *Silent frames.* When, in a window, any reference or any estimate is all zeros (after
+   summing its channels, as museval checks it), every source of that window is NaN.
+
+This module gives the same numbers (within float64 rounding; see the tests) without
+copying museval's loops:
+
+* correlations for lags -511..511 come from one block-wise FFT pass over the signals
+  (overlap-save blocks of 8192 points, cross-spectra summed over blocks with one batched
+  matrix product), instead of one full-length FFT per pair of channels;
+* ``G`` is block Toeplitz, so the system is solved for all estimates at once by the block
+  Levinson recursion (:mod:`avsep.metrics.toeplitz`, ~50x fewer flops than a dense
+  factorisation), where museval runs one dense LU solve per source; every solution's
+  residual is checked and badly conditioned items (e.g. identical channels) are solved again
+  by dense Cholesky (then LU, then least squares, as museval falls back);
+* the per-window filtering is done in the frequency domain for all windows at once, and the
+  energies of the filtered signals come from Parseval's identity, so no inverse FFT is
+  needed; the ``|e - s_true|²`` and ``|s_true|²`` terms are summed in the time domain.
+
+Inputs follow museval: ``(sources, samples, channels)``. A reference or estimate that is
+silent over the whole signal makes museval raise; here every frame of that item is simply
+NaN (the frame rule above would give NaN everywhere anyway). Ill-conditioned references
+(pure tones, strongly band-limited signals) make the least-squares filters non-unique; there
+museval's own result depends on rounding, and only well-posed cases are compared.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+
+from avsep.metrics._checks import (
+    ArrayLike,
+    as_real_tensor,
+    check_finite,
+    check_same_shape,
+    to_numpy,
+)
+from avsep.metrics.framing import frame_layout, frame_signal, window_samples
+from avsep.metrics.toeplitz import (
+    block_toeplitz_matmul,
+    block_toeplitz_solve,
+    dense_block_toeplitz,
+)
+
+FILTERS_LEN = 512
+METRIC_NAMES = ("sdr", "isr", "sir", "sar")
+_LAYOUT = "(sources, samples, channels)"
+_BLOCK_FFT = 8192
+# Working-set sizes per chunk. Small chunks stay in cache and reuse allocator pages; on the
+# 2-core test box 16 MB (correlations) and 64 MB (windows) were 1.6x and 2.3x faster than
+# 256 MB.
+_CORR_CHUNK_BYTES = 16 * 2**20
+_FRAME_CHUNK_BYTES = 64 * 2**20
+_EPS = float(torch.finfo(torch.float64).eps)  # museval's ridge: G + eps I
+_RESIDUAL_TOL = 1e-11
+
+
+def fast_fft_length(n: int) -> int:
+    """Smallest ``2^a 3^b 5^c`` that is at least ``n`` (FFT sizes that pocketfft/cuFFT like)."""
+    best = 1 << max(0, (n - 1).bit_length())
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            p = p35
+            while p < n:
+                p *= 2
+            best = min(best, p)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
+def _chunk(count: int, bytes_each: int, budget: int) -> int:
+    """How many items of ``bytes_each`` fit in ``budget`` bytes (at least one)."""
+    return max(1, min(count, budget // max(1, bytes_each)))
+
+
+def lagged_correlations(x: torch.Tensor, y: torch.Tensor, max_lag: int) -> torch.Tensor:
+    """Cross-correlations for small lags: x (B, P, L), y (B, Q, L) -> (B, P, Q, 2*max_lag - 1).
+
+    ``out[b, p, q, k + max_lag - 1] = sum_n x[b, p, n + k] * y[b, q, n]`` for
+    ``|k| < max_lag`` (signals are zero outside 0..L-1). Computed by overlap-save blocks: each
+    block of ``y`` meets the stretch of ``x`` that reaches ``max_lag - 1`` samples either side,
+    the block cross-spectra are summed over blocks (a batched matrix product per frequency),
+    and one short inverse FFT per pair gives the lags.
+    """
+    batch, num_x, length = x.shape
+    num_y = y.shape[1]
+    reach = max_lag - 1
+    block = max(1, min(length, _BLOCK_FFT - 2 * reach))
+    n_fft = fast_fft_length(block + 2 * reach)
+    n_blocks = -(-length // block)
+    y_blocks = torch.nn.functional.pad(y, (0, n_blocks * block - length))
+    y_blocks = y_blocks.reshape(batch, num_y, n_blocks, block)
+    x_ext = torch.nn.functional.pad(x, (reach, n_blocks * block - length + reach))
+    x_blocks = x_ext.unfold(-1, block + 2 * reach, block)
+    n_freq = n_fft // 2 + 1
+    cross = torch.zeros(batch, n_freq, num_x, num_y, dtype=torch.complex128, device=x.device)
+    step = _chunk(n_blocks, 16 * n_freq * (num_x + num_y) * batch, _CORR_CHUNK_BYTES)
+    for start in range(0, n_blocks, step):
+        xf = torch.fft.rfft(x_blocks[:, :, start:start + step], n=n_fft)
+        yf = torch.fft.rfft(y_blocks[:, :, start:start + step], n=n_fft)
+        # (B, K, P, n) @ (B, K, n, Q) sums over blocks for every frequency. Both operands are
+        # made contiguous first (the conjugate fused into that copy): batched complex matmul
+        # on permuted views is over ten times slower.
+        xf = xf.permute(0, 3, 1, 2).contiguous()
+        yf = yf.conj().permute(0, 3, 2, 1).contiguous()
+        cross += xf @ yf
+    corr = torch.fft.irfft(cross.permute(0, 2, 3, 1), n=n_fft)
+    return corr[..., : 2 * reach + 1]
+
+
+def _solve_spd(gram: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
+    """Solve ``(gram + eps I) X = rhs`` for a batch of symmetric matrices (B, N, N), (B, N, M).
+
+    Cholesky first; items where it fails fall back to LU and then least squares, the order
+    museval uses (``np.linalg.solve``, then ``lstsq``).
+    """
+    regular = gram.clone()
+    regular.diagonal(dim1=-2, dim2=-1).add_(_EPS)
+    factor, info = torch.linalg.cholesky_ex(regular)
+    out = torch.cholesky_solve(rhs, factor)
+    for index in torch.nonzero(info).flatten().tolist():
+        try:
+            out[index] = torch.linalg.solve(regular[index], rhs[index])
+        except RuntimeError:
+            out[index] = torch.linalg.lstsq(gram[index], rhs[index]).solution
+    return out
+
+
+def _solve_filters(lags: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
+    """Least-squares filters from the Gram system ``(G + eps I) x = d``, G block Toeplitz.
+
+    lags (N, 2F-1, P, P), rhs (N, F, P, M) -> x (N, F, P, M). Block Levinson first (see
+    :mod:`avsep.metrics.toeplitz`); any item whose relative residual exceeds
+    ``_RESIDUAL_TOL`` (a badly conditioned Gram matrix) is solved again by dense Cholesky.
+    """
+    regular = lags.clone()
+    regular[:, lags.shape[1] // 2].diagonal(dim1=-2, dim2=-1).add_(_EPS)
+    x = block_toeplitz_solve(regular, rhs)
+    residual = block_toeplitz_matmul(regular, x) - rhs
+    scale = (regular.flatten(1).norm(dim=1) * x.flatten(1).norm(dim=1)
+             + rhs.flatten(1).norm(dim=1))
+    bad = ~(residual.flatten(1).norm(dim=1) <= _RESIDUAL_TOL * scale)
+    if bool(bad.any()):
+        items = torch.nonzero(bad).flatten()
+        dense = dense_block_toeplitz(lags[items])
+        shape = rhs[items].shape
+        x[items] = _solve_spd(dense, rhs[items].reshape(len(items), -1, shape[-1])).reshape(shape)
+    return x
+
+
+def distortion_filters(
+    references: torch.Tensor, estimates: torch.Tensor, filters_len: int = FILTERS_LEN,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Time-invariant distortion filters of BSS Eval v4, fitted on the whole signals.
+
+    references, estimates: (B, S, C, L) float64.
+    Returns ``(full, own)``: ``full`` (B, S_est, S_ref, C_in, C_out, taps) projects estimate
+    ``j`` on all delayed references; ``own`` (B, S, C_in, C_out, taps) projects estimate ``j``
+    on the delayed copies of reference ``j`` only.
+
+    The Gram matrix ``G[(p, a), (q, b)] = <x_p delayed by a, x_q delayed by b>`` is
+    ``r_pq[b - a]`` (block Toeplitz in the delays); the right-hand side
+    ``D[(p, a), e] = <x_p delayed by a, estimate channel e> = r_pe[-a]``.
+    """
+    batch, sources, channels, _ = references.shape
+    taps = filters_len
+    basis = sources * channels
+    flat_ref = references.reshape(batch, basis, -1)
+    flat_est = estimates.reshape(batch, basis, -1)
+    corr = lagged_correlations(flat_ref, torch.cat([flat_ref, flat_est], dim=1), taps)
+    # (B, P, P+E, 2F-1) -> block lags (B, 2F-1, P, P) and rhs blocks (B, F, P, E), lag -a
+    lags = corr[:, :, :basis].permute(0, 3, 1, 2)
+    rhs = corr[:, :, basis:, :taps].flip(-1).permute(0, 3, 1, 2)
+    full = _solve_filters(lags, rhs).permute(0, 2, 1, 3)  # (B, P, F, E)
+    full = full.reshape(batch, sources, channels, taps, sources, channels)
+    full = full.permute(0, 4, 1, 2, 5, 3)  # (B, S_est, S_ref, C_in, C_out, taps)
+
+    def own_blocks(x: torch.Tensor) -> torch.Tensor:  # (B, lag, S*C, S*C) -> (B*S, lag, C, C)
+        x = x.reshape(batch, x.shape[1], sources, channels, sources, channels)
+        x = torch.diagonal(x, dim1=2, dim2=4)  # (B, lag, C, C, S)
+        return x.permute(0, 4, 1, 2, 3).reshape(batch * sources, -1, channels, channels)
+
+    own = _solve_filters(own_blocks(lags), own_blocks(rhs))  # (B*S, F, C_in, C_out)
+    own = own.reshape(batch, sources, taps, channels, channels).permute(0, 1, 3, 4, 2)
+    return full, own
+
+
+def _db(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
+    """``10 log10(num / den)`` with +inf where ``den == 0`` (museval's ``_safe_db``)."""
+    ratio = 10.0 * torch.log10(num / den)
+    return torch.where(den == 0, torch.full_like(ratio, math.inf), ratio)
+
+
+def _parseval_weights(n_fft: int, device: torch.device) -> torch.Tensor:
+    """(K,) weights with ``sum_k w_k |rfft(x)_k|² = sum_n x_n²`` (includes the 1/n_fft)."""
+    weights = torch.full((n_fft // 2 + 1,), 2.0 / n_fft, dtype=torch.float64, device=device)
+    weights[0] = 1.0 / n_fft
+    if n_fft % 2 == 0:
+        weights[-1] = 1.0 / n_fft
+    return weights
+
+
+def silent_frames(references: torch.Tensor, estimates: torch.Tensor, window: int | None,
+                  hop: int | None) -> torch.Tensor:
+    """museval's silent-window rule: (B, S, C, L) pair -> bool (B, frames).
+
+    True where any reference or any estimate, summed over channels, is all zeros.
+    """
+    def any_silent(x: torch.Tensor) -> torch.Tensor:
+        framed = frame_signal(x.sum(dim=2), window, hop)  # (B, S, T, W)
+        return (framed == 0).all(dim=-1).any(dim=1)
+
+    return any_silent(references) | any_silent(estimates)
+
+
+def _projection_bank(full: torch.Tensor, own: torch.Tensor, n_fft: int) -> torch.Tensor:
+    """Frequency responses of both projections, stacked: (B, K, 2*S*C, S*C) complex.
+
+    Rows (block, estimate j, output channel o), columns (reference i, input channel c);
+    block 0 is ``P`` (onto all references), block 1 is ``P_j`` (onto reference j only, a
+    block-diagonal response), so one batched matrix product per frequency filters a window.
+    """
+    batch, sources, _, channels = full.shape[:4]
+    basis = sources * channels
+    full_f = torch.fft.rfft(full, n=n_fft)  # (B, j, i, c, o, K)
+    full_f = full_f.permute(0, 5, 1, 4, 2, 3).reshape(batch, -1, basis, basis)
+    own_f = torch.fft.rfft(own, n=n_fft)  # (B, j, c, o, K)
+    eye_src = torch.eye(sources, dtype=own_f.dtype, device=own_f.device)
+    own_f = torch.einsum("bjcok,ji->bkjoic", own_f, eye_src).reshape(batch, -1, basis, basis)
+    return torch.cat([full_f, own_f], dim=-2)
+
+
+def _energy(spec: torch.Tensor, weights: torch.Tensor, sources: int) -> torch.Tensor:
+    """Parseval energy of one-sided spectra (B, K, S*C, t) -> (B, S, t), summed over C."""
+    batch, n_freq, rows, frames = spec.shape
+    power = torch.view_as_real(spec).square().reshape(batch, n_freq, -1)
+    total = (weights @ power).reshape(batch, rows, frames, 2).sum(dim=-1)
+    return total.reshape(batch, sources, -1, frames).sum(dim=2)
+
+
+def _framewise_scores(references: torch.Tensor, estimates: torch.Tensor,
+                      full: torch.Tensor, own: torch.Tensor, window: int | None,
+                      hop: int | None) -> torch.Tensor:
+    """Metrics of every window: (B, S, C, L) pair and filters -> (4, B, S, frames)."""
+    batch, sources, channels, length = references.shape
+    frames, win, _ = frame_layout(length, window, hop)
+    basis = sources * channels
+    n_fft = fast_fft_length(win + full.shape[-1] - 1)
+    n_freq = n_fft // 2 + 1
+    weights = _parseval_weights(n_fft, references.device)
+    bank = _projection_bank(full, own, n_fft)
+    ref_frames = frame_signal(references, window, hop)  # (B, S, C, T, W)
+    est_frames = frame_signal(estimates, window, hop)
+
+    def spectra(x: torch.Tensor) -> torch.Tensor:  # (B, S, C, t, W) -> (B, K, S*C, t)
+        spec = torch.fft.rfft(x, n=n_fft)
+        return spec.permute(0, 4, 1, 2, 3).reshape(batch, n_freq, basis, -1).contiguous()
+
+    out = torch.empty(4, batch, sources, frames, dtype=torch.float64, device=references.device)
+    step = _chunk(frames, 16 * 6 * batch * basis * n_freq, _FRAME_CHUNK_BYTES)
+    for t0 in range(0, frames, step):
+        ref = ref_frames[:, :, :, t0:t0 + step]
+        est = est_frames[:, :, :, t0:t0 + step]
+        ref_f = spectra(ref)
+        p_all, p_own = (bank @ ref_f).split(basis, dim=-2)  # (B, K, S*C, t) each
+        true_energy = (ref**2).sum(dim=(2, 4))
+        span = slice(t0, t0 + ref.shape[3])
+        out[0, :, :, span] = _db(true_energy, ((est - ref) ** 2).sum(dim=(2, 4)))
+        out[1, :, :, span] = _db(true_energy, _energy(p_own - ref_f, weights, sources))
+        out[2, :, :, span] = _db(_energy(p_own, weights, sources),
+                                 _energy(p_all - p_own, weights, sources))
+        out[3, :, :, span] = _db(_energy(p_all, weights, sources),
+                                 _energy(spectra(est) - p_all, weights, sources))
+    return out
+
+
+def bss_eval_batch(
+    references: torch.Tensor, estimates: torch.Tensor, window: int | None,
+    hop: int | None, filters_len: int = FILTERS_LEN,
+) -> dict[str, torch.Tensor]:
+    """BSS Eval v4 on a batch, channels first: (B, S, C, L) float64 pair -> metrics.
+
+    ``window``/``hop`` are in samples (``None``: the whole signal is one frame). Returns
+    ``{"sdr","isr","sir","sar"}`` each (B, S, frames) float64 on the inputs' device, NaN in
+    silent windows (see the module docstring).
+    """
+    if references.ndim != 4 or references.shape != estimates.shape:
+        raise ValueError("bss_eval_batch: expected two tensors of the same shape "
+                         f"(batch, sources, channels, samples); got {tuple(references.shape)} "
+                         f"and {tuple(estimates.shape)}")
+    batch, sources, _, length = references.shape
+    frames = frame_layout(length, window, hop)[0]
+    silent = silent_frames(references, estimates, window, hop)  # (B, T)
+    scores = torch.full((4, batch, sources, frames), math.nan, dtype=torch.float64,
+                        device=references.device)
+    live = torch.nonzero(~silent.all(dim=1)).flatten()
+    if live.numel():
+        refs, ests = references[live], estimates[live]
+        full, own = distortion_filters(refs, ests, filters_len)
+        scores[:, live] = _framewise_scores(refs, ests, full, own, window, hop)
+    scores = scores.masked_fill(silent[None, :, None, :], math.nan)
+    return dict(zip(METRIC_NAMES, scores, strict=True))
+
+
+def _museval_layout(value: ArrayLike, name: str, device: torch.device | str | None
+                    ) -> torch.Tensor:
+    """museval input (S, L) or (S, L, C), or a batch (B, S, L, C) -> float64 (B, S, C, L)."""
+    tensor = as_real_tensor(value, name, min_ndim=2, layout=_LAYOUT)
+    if tensor.ndim > 4:
+        raise ValueError(f"{name}: expected {_LAYOUT} or (batch, sources, samples, channels), "
+                         f"got shape {tuple(tensor.shape)}")
+    if tensor.ndim == 2:  # (S, L) mono, as museval's np.atleast_3d reads it
+        tensor = tensor[..., None]
+    if tensor.ndim == 3:
+        tensor = tensor[None]
+    if tensor.shape[-1] > tensor.shape[-2]:
+        raise ValueError(f"{name}: shape {tuple(tensor.shape)} has more channels than samples; "
+                         f"expected {_LAYOUT} (museval's order, samples before channels)")
+    if min(tensor.shape) == 0:
+        raise ValueError(f"{name}: empty input of shape {tuple(tensor.shape)}; expected {_LAYOUT}")
+    check_finite(tensor, name)
+    if tensor.device.type == "cpu":  # numpy's transposing copy is ~5x faster than torch's here
+        channels_first = np.ascontiguousarray(tensor.numpy().swapaxes(-1, -2))
+        return torch.from_numpy(channels_first).to(device or "cpu")
+    return tensor.transpose(-1, -2).contiguous().to(device or tensor.device)
+
+
+def bss_eval_tensors(
+    references: ArrayLike, estimates: ArrayLike, sample_rate: float, window: float | None = 1.0,
+    hop: float | None = 1.0, *, filters_len: int = FILTERS_LEN,
+    device: torch.device | str | None = None,
+) -> dict[str, torch.Tensor]:
+    """:func:`bss_eval` returning float64 tensors on ``device`` (default: the input's)."""
+    refs = _museval_layout(references, "references", device)
+    ests = _museval_layout(estimates, "estimates", refs.device)
+    check_same_shape(refs, ests, ("references", "estimates"), _LAYOUT)
+    if not isinstance(filters_len, int) or filters_len < 1:
+        raise ValueError(f"filters_len: expected a positive int, got {filters_len!r}")
+    win = window_samples(window, sample_rate, "window")
+    step = window_samples(hop, sample_rate, "hop")
+    if win is not None and step is None:
+        raise ValueError("hop: expected seconds when window is given; None only with window=None")
+    scores = bss_eval_batch(refs, ests, win, step, filters_len)
+    squeeze = references.ndim < 4
+    return {k: (v[0] if squeeze else v) for k, v in scores.items()}
+
+
+def bss_eval(
+    references: ArrayLike, estimates: ArrayLike, sample_rate: float, window: float | None = 1.0,
+    hop: float | None = 1.0, *, filters_len: int = FILTERS_LEN,
+    device: torch.device | str | None = None,
+) -> dict[str, np.ndarray]:
+    """BSS Eval v4 images metrics per window, as ``museval.evaluate`` computes them.
+
+    references, estimates: numpy arrays or tensors (sources, samples, channels) — museval's
+    order — or (sources, samples) for mono, or a batch (batch, sources, samples, channels).
+    ``window``/``hop`` in seconds (museval converts with ``int(seconds * sample_rate)``);
+    ``window=None`` scores the whole signal as one frame. ``device`` picks where to compute
+    (e.g. ``"cuda"``); by default the inputs' device.
+
+    Returns ``{"sdr","isr","sir","sar"}``, each a float64 numpy array (sources, frames)
+    (with a leading batch dim for batched input); NaN marks windows where a reference or an
+    estimate is silent.
+    """
+    scores = bss_eval_tensors(references, estimates, sample_rate, window, hop,
+                              filters_len=filters_len, device=device)
+    return {k: to_numpy(v) for k, v in scores.items()}
+
+
+def aggregate_frames(scores: Mapping[str, ArrayLike] | ArrayLike, how: str = "median"
+                     ) -> dict[str, np.ndarray] | np.ndarray:
+    """Collapse the frame axis (last) ignoring NaN frames, as museval's ``TrackStore`` does.
+
+    ``how``: ``"median"`` (museval's default, ``np.nanmedian``) or ``"mean"``. Accepts one
+    array (..., frames) or a mapping of them; sources with only NaN frames give NaN.
+    """
+    reducers = {"median": np.nanmedian, "mean": np.nanmean}
+    if how not in reducers:
+        raise ValueError(f"how: expected one of {sorted(reducers)}, got {how!r}")
+    if isinstance(scores, Mapping):
+        return {k: aggregate_frames(v, how) for k, v in scores.items()}  # type: ignore[misc]
+    values = to_numpy(scores) if isinstance(scores, torch.Tensor) else np.asarray(scores)
+    if values.ndim < 1 or values.shape[-1] == 0:
+        raise ValueError(f"scores: expected an array (..., frames) with frames > 0, "
+                         f"got shape {values.shape}")
+    out = np.full(values.shape[:-1], np.nan)
+    has = ~np.isnan(values).all(axis=-1)
+    out[has] = reducers[how](values[has], axis=-1)
+    return out
