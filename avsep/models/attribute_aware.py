@@ -1,0 +1,345 @@
+"""Attribute-aware singing voice separation (Swaminathan & Lerch, 2019): ``attr_dnn``, ``vad_cnn``.
+
+``attr_dnn`` — a 3-layer feed-forward net (1024 ReLU units each) applied to every STFT frame
+of the mixture magnitude (16 kHz, 1024-point FFT, 640-sample window, hop 320) stacked with one
+neighbouring frame on either side (3·F inputs), plus a 2-d vocal-activity vector. Its output
+layer gives ŷ₁, ŷ₂ (F each); the joint soft-mask layer (Huang et al.) turns them into
+masks m₁ = |ŷ₁| / (|ŷ₁| + |ŷ₂|), m₂ = 1 - m₁ for vocals and accompaniment; the loss is the
+squared error between mᵢ ⊙ |X| and |Sᵢ| (paper eq. 3), i.e. the zoo's ``direct`` / ``l2`` loss.
+
+Vocal-activity input (``vad_source``):
+
+* ``none``      no activity input (paper's case 0);
+* ``oracle``    one-hot [1 - v, v] of ``batch["vad"]`` (case I.a);
+* ``perturbed`` the oracle with a fraction ``vad_perturbation`` of its frames flipped at
+                random, in training and at inference (case I.b). Use either this or the
+                dataset's ``vad_perturbation`` knob with ``oracle``, not both;
+* ``detector``  softmax probabilities of a ``vad_cnn`` run on the mixture (case II): loaded
+                frozen from a model package folder (``vad_checkpoint``), or built inside and
+                trained jointly (its BCE on ``batch["vad"]`` is added when the batch has one).
+
+``vad_cnn`` — CNN singing-voice detector (Schlüter & Grill style, paper §III-B-2) on
+80-band log-mel patches of 41 frames (±20 context) at the same 50 fps frame grid:
+conv 64 3×3, max-pool 2×2, conv 32 3×3, max-pool 2×2, conv 128 3×3, conv 64 3×3,
+dense 512, dense 128, 2-way softmax; trained with cross-entropy (BCE) on ``batch["vad"]``.
+
+Shapes: mixture (B, C, L) -> STFT frames N = L // 320 + 1, F = 513 bins; ``attr_dnn`` returns
+``mask`` and ``magnitude`` (B, 2, C, F, N); ``vad_cnn`` returns ``logits`` (B, N, 2) and
+``activity`` (B, N) = P(vocal).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from avsep.audio.mel import log_mel_spectrogram
+from avsep.audio.presets import get_mel_preset, get_stft_preset
+from avsep.models.base import ModelSpec, SeparationModel, ZooModel
+from avsep.models.registry import ModelInfo, check_choice, check_options, register
+
+VAD_SOURCES = ("none", "oracle", "perturbed", "detector")
+SOURCES = ("vocals", "accompaniment")
+CLIP_SECONDS = 3.0  # the paper works frame by frame; clip length only sets the batch size
+
+
+def attr_stft():
+    """16 kHz, 1024-point FFT, 640-sample window, hop 320 (paper §III-A)."""
+    return get_stft_preset("attr")
+
+
+def attr_spec(channels: int = 1) -> ModelSpec:
+    return ModelSpec(stft=attr_stft(), clip_seconds=CLIP_SECONDS, channels=channels)
+
+
+def one_hot_activity(vad: torch.Tensor) -> torch.Tensor:
+    """Frame activity (B, N) in [0, 1] -> two-class vector [1 - v, v] (B, N, 2)."""
+    vad = vad.float()
+    return torch.stack([1.0 - vad, vad], dim=-1)
+
+
+def perturb_activity(vad: torch.Tensor, fraction: float,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """Flip a random ``fraction`` of the frames of a 0/1 activity (B, N) (uniformly drawn)."""
+    flip = torch.rand(vad.shape, generator=generator, device="cpu").to(vad.device) < fraction
+    return torch.where(flip, 1.0 - vad.float(), vad.float())
+
+
+def context_frames(x: torch.Tensor, radius: int, pad_value: float | None = None) -> torch.Tensor:
+    """Stack ``radius`` neighbouring frames on each side: (..., D, N) -> (..., N, 2r+1, D).
+
+    Edges repeat the first/last frame (``pad_value=None``) or use a constant.
+    """
+    if pad_value is None:
+        padded = torch.cat([x[..., :1].expand(*x.shape[:-1], radius), x,
+                            x[..., -1:].expand(*x.shape[:-1], radius)], dim=-1)
+    else:
+        padded = F.pad(x, (radius, radius), value=pad_value)
+    windows = padded.unfold(-1, 2 * radius + 1, 1)  # (..., D, N, 2r+1)
+    return windows.movedim(-3, -1)
+
+
+# ------------------------------------------------------------------------------- vad_cnn
+
+
+@dataclasses.dataclass(frozen=True)
+class VadConfig:
+    conv: tuple[int, int, int, int] = (64, 32, 128, 64)
+    dense: tuple[int, int] = (512, 128)
+    n_mels: int = 80
+    context: int = 20
+
+
+VAD_PRESETS = {"paper": VadConfig(), "tiny": VadConfig(conv=(4, 4, 8, 8), dense=(16, 8))}
+
+
+class VadCNN(ZooModel):
+    """Frame-level singing-voice detector.
+
+    Batch: ``mixture`` (B, C, L); loss needs ``vad`` (B, N) in [0, 1].
+    Output: ``logits`` (B, N, 2), ``activity`` (B, N) = softmax(logits)[..., 1].
+    """
+
+    task = "vad"
+    data_kind = "vad"
+    inputs = ("mixture",)
+    source_names = ()
+
+    def __init__(self, config: VadConfig, preset: str = "custom") -> None:
+        super().__init__()
+        self.config, self.preset = config, preset
+        self.spec = attr_spec()
+        self.mel_config = get_mel_preset("vad_cnn")
+        if config.n_mels != self.mel_config.n_mels:
+            raise ValueError(f"vad_cnn: the vad_cnn mel preset has {self.mel_config.n_mels} bands; "
+                             f"got n_mels={config.n_mels}")
+        c1, c2, c3, c4 = config.conv
+        self.features = nn.Sequential(
+            nn.Conv2d(1, c1, 3), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(c1, c2, 3), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(c2, c3, 3), nn.ReLU(),
+            nn.Conv2d(c3, c4, 3), nn.ReLU(),
+        )
+        h, w = self._feature_size(config.n_mels, 2 * config.context + 1)
+        if h < 1 or w < 1:
+            raise ValueError(f"vad_cnn: a {config.n_mels}×{2 * config.context + 1} patch is too "
+                             "small for two 2×2 poolings and four 3×3 convolutions")
+        d1, d2 = config.dense
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(c4 * h * w, d1), nn.ReLU(), nn.Linear(d1, d2), nn.ReLU(),
+            nn.Linear(d2, 2),
+        )
+
+    @staticmethod
+    def _feature_size(h: int, w: int) -> tuple[int, int]:
+        for op in ("conv", "pool", "conv", "pool", "conv", "conv"):
+            h, w = (h - 2, w - 2) if op == "conv" else (h // 2, w // 2)
+        return h, w
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        self.check_batch(batch)
+        mix = batch["mixture"]
+        if mix.ndim != 3:
+            raise ValueError(f"vad_cnn: batch['mixture'] must be (B, C, L); got {tuple(mix.shape)}")
+        mel = log_mel_spectrogram(mix.float().mean(dim=1), self.mel_config)  # (B, M, N)
+        b, m, n = mel.shape
+        floor = math.log(self.mel_config.floor)  # silence outside the clip
+        patches = context_frames(mel, self.config.context, pad_value=floor)
+        patches = patches.transpose(-1, -2).reshape(b * n, 1, m, -1)  # (B·N, 1, M, 2r+1)
+        logits = self.classifier(self.features(patches)).reshape(b, n, 2)
+        return {"logits": logits, "activity": logits.softmax(-1)[..., 1]}
+
+    def loss(self, batch: Mapping[str, torch.Tensor],
+             out: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return vad_loss(batch, out["logits"])
+
+
+def vad_loss(batch: Mapping[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of 2-way ``logits`` (B, N, 2) against ``batch["vad"]`` (B, N)."""
+    if "vad" not in batch:
+        raise KeyError("the vocal-activity loss needs batch['vad'] (B, N) frame labels")
+    vad = batch["vad"].float()
+    if vad.shape != logits.shape[:2]:
+        raise ValueError(f"batch['vad'] must be (B, N) = {tuple(logits.shape[:2])} frames on the "
+                         f"model's STFT grid; got {tuple(vad.shape)}")
+    return F.cross_entropy(logits.reshape(-1, 2), one_hot_activity(vad).reshape(-1, 2))
+
+
+VAD_INFO = ModelInfo(
+    paper="Swaminathan & Lerch 2019",
+    summary="CNN singing-voice detector, 80-band log-mel, ±20 context frames",
+    inputs=("mixture",),
+    spec=attr_spec,
+    masks=("vad",),
+    notes="task=vad; output P(vocal) per STFT frame (50 fps)",
+)
+
+
+@register("vad_cnn", info=VAD_INFO)
+def build_vad_cnn(options: Mapping[str, Any]) -> VadCNN:
+    """``{"name": "vad_cnn", "preset": "paper"|"tiny"}``."""
+    check_options("vad_cnn", options, ())
+    preset = check_choice("preset", options.get("preset", "paper"), tuple(VAD_PRESETS))
+    return VadCNN(VAD_PRESETS[preset], preset)
+
+
+# ------------------------------------------------------------------------------ attr_dnn
+
+
+@dataclasses.dataclass(frozen=True)
+class AttrConfig:
+    hidden: int = 1024
+    layers: int = 3
+    context: int = 1
+
+
+ATTR_PRESETS = {"paper": AttrConfig(), "tiny": AttrConfig(hidden=32)}
+
+
+def load_detector(path: str | Path) -> VadCNN:
+    """A trained ``vad_cnn`` from a model package folder (see avsep.models.package), frozen."""
+    from avsep.models.package import load_model_package
+
+    model, payload = load_model_package(path)
+    name = payload.get("model", {}).get("name")
+    if name != "vad_cnn":
+        raise ValueError(f"{path}: vad_checkpoint must be a vad_cnn model package; found {name!r}")
+    model.requires_grad_(False)
+    return model.eval()
+
+
+class AttributeAwareDNN(SeparationModel):
+    """Frame-wise feed-forward separator with a vocal-activity input; see module docstring.
+
+    Batch: ``mixture`` (B, C, L), plus ``vad`` (B, N) for ``oracle``/``perturbed``.
+    Output: ``mask`` and ``magnitude`` (B, 2, C, F, N) (vocals, accompaniment); with the
+    detector also ``activity`` (B, N).
+    """
+
+    data_kind = "singing"
+    source_names = SOURCES
+    mask_type = "direct"
+    loss_name = "l2"
+
+    def __init__(self, config: AttrConfig, vad_source: str = "none", *, preset: str = "custom",
+                 vad_perturbation: float = 0.0, detector: VadCNN | None = None,
+                 detector_trainable: bool = False) -> None:
+        super().__init__()
+        self.config, self.preset = config, preset
+        self.vad_source = vad_source
+        self.vad_perturbation = vad_perturbation
+        self.spec = attr_spec()
+        self.inputs = ("mixture", "vad") if vad_source in ("oracle", "perturbed") else ("mixture",)
+        self.loss_options = {}
+        bins = self.spec.stft.n_bins
+        width = (2 * config.context + 1) * bins + (0 if vad_source == "none" else 2)
+        layers: list[nn.Module] = []
+        for _ in range(config.layers):
+            layers += [nn.Linear(width, config.hidden), nn.ReLU()]
+            width = config.hidden
+        layers.append(nn.Linear(width, 2 * bins))
+        self.net = nn.Sequential(*layers)
+        self.detector = detector
+        self.detector_trainable = detector_trainable
+        if detector is not None and not detector_trainable:
+            detector.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> AttributeAwareDNN:
+        super().train(mode)
+        if self.detector is not None and not self.detector_trainable:
+            self.detector.eval()  # a frozen detector keeps its inference behaviour
+        return self
+
+    def activity(self, batch: Mapping[str, torch.Tensor], frames: int) -> torch.Tensor | None:
+        """The 2-d activity input (B, N, 2), or None for ``vad_source="none"``."""
+        if self.vad_source == "none":
+            return None
+        if self.vad_source == "detector":
+            return self.detector(batch)["logits"].softmax(-1)
+        vad = batch["vad"].float()
+        if vad.ndim != 2 or vad.shape[1] != frames:
+            raise ValueError(f"attr_dnn: batch['vad'] must be (B, N={frames}) on the STFT frame "
+                             f"grid (hop {self.spec.stft.hop_length}); got {tuple(vad.shape)}")
+        if self.vad_source == "perturbed":
+            vad = perturb_activity(vad, self.vad_perturbation)
+        return one_hot_activity(vad)
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        self.check_batch(batch)
+        mag = self.mixture_stft(batch).abs()  # (B, C, F, N)
+        b, c, f, n = mag.shape
+        x = context_frames(mag, self.config.context).flatten(-2)  # (B, C, N, 3F)
+        out: dict[str, torch.Tensor] = {}
+        act = self.activity(batch, n)
+        if act is not None:
+            x = torch.cat([x, act[:, None].expand(b, c, n, 2)], dim=-1)
+            if self.vad_source == "detector":
+                out["activity"] = act[..., 1]
+                out["vad_logits"] = torch.log(act.clamp_min(1e-8))
+        y = self.net(x).abs().reshape(b, c, n, 2, f)
+        mask = y / (y.sum(dim=3, keepdim=True) + 1e-8)  # joint soft mask, sums to one
+        mask = mask.permute(0, 3, 1, 4, 2)  # (B, 2, C, F, N)
+        out["mask"] = mask
+        out["magnitude"] = mask * mag.unsqueeze(1)
+        return out
+
+    def loss(self, batch: Mapping[str, torch.Tensor],
+             out: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        loss = super().loss(batch, out)
+        if self.vad_source == "detector" and self.detector_trainable and "vad" in batch:
+            loss = loss + vad_loss(batch, out["vad_logits"])
+        return loss
+
+
+ATTR_INFO = ModelInfo(
+    paper="Swaminathan & Lerch 2019",
+    summary="3×1024 feed-forward net, ±1 context frames, vocal-activity input, joint soft mask",
+    inputs=("mixture", "vad"),
+    spec=attr_spec,
+    conditioning=VAD_SOURCES,
+    masks=("direct",),
+    notes="batch['vad'] only for vad_source oracle/perturbed; detector = vad_cnn",
+)
+
+_ATTR_OPTIONS = ("vad_source", "vad_perturbation", "vad_checkpoint", "detector_preset")
+
+
+@register("attr_dnn", info=ATTR_INFO)
+def build_attr_dnn(options: Mapping[str, Any]) -> AttributeAwareDNN:
+    """``{"name": "attr_dnn", "preset", "vad_source", "vad_perturbation", "vad_checkpoint",
+    "detector_preset"}`` — see the module docstring."""
+    check_options("attr_dnn", options, _ATTR_OPTIONS)
+    preset = check_choice("preset", options.get("preset", "paper"), tuple(ATTR_PRESETS))
+    source = check_choice("vad_source", options.get("vad_source", "none"), VAD_SOURCES)
+    fraction = float(options.get("vad_perturbation", 0.0))
+    if source == "perturbed" and not 0.0 < fraction <= 1.0:
+        raise ValueError(f"attr_dnn: vad_source 'perturbed' needs 0 < vad_perturbation <= 1 "
+                         f"(fraction of frames flipped, e.g. 0.05); got {fraction}")
+    if source != "perturbed" and fraction:
+        raise ValueError(f"attr_dnn: vad_perturbation={fraction} only applies to vad_source "
+                         f"'perturbed'; got vad_source {source!r}")
+    checkpoint = options.get("vad_checkpoint")
+    detector_preset = options.get("detector_preset")
+    if source != "detector" and (checkpoint or detector_preset):
+        raise ValueError(f"attr_dnn: vad_checkpoint/detector_preset only apply to vad_source "
+                         f"'detector'; got vad_source {source!r}")
+    if checkpoint and detector_preset:
+        raise ValueError("attr_dnn: give either vad_checkpoint (frozen trained detector) or "
+                         "detector_preset (detector trained jointly), not both")
+    detector, trainable = None, False
+    if source == "detector":
+        if checkpoint:
+            detector = load_detector(checkpoint)
+        else:
+            name = check_choice("detector_preset", detector_preset or preset, tuple(VAD_PRESETS))
+            detector, trainable = VadCNN(VAD_PRESETS[name], name), True
+    return AttributeAwareDNN(ATTR_PRESETS[preset], source, preset=preset,
+                             vad_perturbation=fraction, detector=detector,
+                             detector_trainable=trainable)

@@ -1,0 +1,100 @@
+"""Losses per mask type: zero at the oracle, positive elsewhere, choices listed on errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from avsep.audio.masks import bounded_complex_mask, ideal_binary_mask, ideal_ratio_mask
+from avsep.audio.stft import STFTConfig, istft, stft
+from avsep.models.losses import LOSSES, LossInputs, loss_for, si_sdr
+
+CFG = STFTConfig(8000, 254, 64)
+
+
+def _inputs() -> LossInputs:
+    gen = torch.Generator().manual_seed(1)
+    waves = torch.randn(2, 3, 1, 2000, generator=gen) * torch.tensor([1.0, 0.3, 0.1]).view(
+        1, 3, 1, 1)
+    mix_wave = waves.sum(1)
+    mix = stft(mix_wave, CFG)
+    return LossInputs(mix=mix, sources=stft(waves, CFG), waveforms=waves,
+                      estimate=lambda out: istft(out["mask"] * mix.unsqueeze(1), CFG, 2000))
+
+
+def test_ratio_losses_vanish_at_the_ideal_ratio_mask() -> None:
+    t = _inputs()
+    irm = ideal_ratio_mask(t.sources.abs())
+    assert irm.min() >= 0 and irm.max() <= 1
+    for name in ("l2", "l1"):
+        loss = loss_for("ratio", name)
+        assert float(loss({"mask": irm}, t)) == pytest.approx(0.0, abs=1e-7)
+        assert float(loss({"mask": torch.full_like(irm, 0.5)}, t)) > 0.01
+
+
+def test_binary_bce_prefers_the_ideal_binary_mask() -> None:
+    t = _inputs()
+    ibm = ideal_binary_mask(t.sources.abs())
+    assert set(ibm.unique().tolist()) <= {0.0, 1.0}
+    # at most one source dominates a bin
+    assert ibm.sum(1).max() <= 1
+    loss = loss_for("binary")
+    near = ibm.clamp(0.01, 0.99)
+    assert float(loss({"mask": near}, t)) < 0.02
+    assert float(loss({"mask": 1 - near}, t)) > 1.0
+    weighted = loss_for("binary", "bce", pos_weight=5.0)
+    assert float(weighted({"mask": 1 - near}, t)) > float(loss({"mask": 1 - near}, t))
+
+
+def test_complex_loss_vanishes_at_the_bounded_crm() -> None:
+    t = _inputs()
+    crm = bounded_complex_mask(t.sources, t.mix, 2.0)
+    assert crm.real.abs().max() <= 2.0 and crm.imag.abs().max() <= 2.0
+    loss = loss_for("complex", bound=2.0)
+    assert float(loss({"mask": crm}, t)) == pytest.approx(0.0, abs=1e-7)
+    assert float(loss({"mask": torch.zeros_like(crm)}, t)) > 0.01
+    with pytest.raises(ValueError, match="complex out"):
+        loss({"mask": crm.abs()}, t)
+
+
+def test_direct_losses_vanish_at_true_magnitudes() -> None:
+    t = _inputs()
+    for name in ("l2", "l1"):
+        loss = loss_for("direct", name)
+        assert float(loss({"magnitude": t.sources.abs()}, t)) == pytest.approx(0.0, abs=1e-7)
+        assert float(loss({"magnitude": t.sources.abs() * 2}, t)) > 0.0
+
+
+def test_si_sdr_loss_is_scale_invariant_and_better_for_better_estimates() -> None:
+    t = _inputs()
+    irm = ideal_ratio_mask(t.sources.abs())
+    loss = loss_for("ratio", "si_sdr")
+    oracle = float(loss({"mask": irm}, t))
+    flat = float(loss({"mask": torch.full_like(irm, 1 / 3)}, t))
+    assert oracle < flat - 1.0  # the oracle mask is >1 dB better on average
+    ref = torch.randn(4, 1000)
+    noisy = ref + 0.1 * torch.randn(4, 1000)
+    assert torch.allclose(si_sdr(3.0 * noisy, ref), si_sdr(noisy, ref), atol=1e-3)
+    assert float(si_sdr(noisy, ref).mean()) == pytest.approx(20.0, abs=1.5)
+
+
+def test_loss_for_lists_valid_choices() -> None:
+    with pytest.raises(ValueError, match="valid choices: ratio, binary, complex, direct"):
+        loss_for("phase")
+    with pytest.raises(ValueError, match="valid choices: bce, si_sdr"):
+        loss_for("binary", "l2")
+    with pytest.raises(ValueError, match="takes no option"):
+        loss_for("ratio", "l2", bound=1.0)
+    assert set(LOSSES) == {"ratio", "binary", "complex", "direct"}
+    with pytest.raises(KeyError, match="magnitude"):
+        loss_for("direct")({"mask": torch.zeros(1)}, _inputs())
+
+
+def test_losses_give_finite_gradients() -> None:
+    t = _inputs()
+    logits = torch.zeros_like(ideal_ratio_mask(t.sources.abs()), requires_grad=True)
+    for mask_type in ("ratio", "binary"):
+        for name in LOSSES[mask_type]:
+            logits.grad = None
+            loss_for(mask_type, name)({"mask": torch.sigmoid(logits)}, t).backward()
+            assert torch.isfinite(logits.grad).all() and logits.grad.abs().sum() > 0
