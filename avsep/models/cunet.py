@@ -253,7 +253,7 @@ class ConditionedUNet(SeparationModel):
         b, _, f, n = y.shape
         y = y.reshape(b, k, self.per_source, f, n)
         if self.mask_type == "complex":
-            mask = complex_mask(y, self.mask_bound).unsqueeze(2)  # (B, K, 1, F, N)
+            mask = complex_mask(y).unsqueeze(2)  # (B, K, 1, F, N)
         else:
             mask = self.activation(y)  # (B, K, 1, F, N)
         out: dict[str, torch.Tensor] = {}

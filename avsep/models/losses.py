@@ -113,8 +113,10 @@ def _complex(bound: float = 1.0) -> Loss:
         mask = _key(out, "mask", "complex")
         if not mask.is_complex():
             raise ValueError("a 'complex' loss needs a complex out['mask']")
+        # The model's mask is the cRM it applies; both sides are compared bounded (K tanh).
+        bounded = torch.complex(bound * torch.tanh(mask.real), bound * torch.tanh(mask.imag))
         target = bounded_complex_mask(t.sources, t.mix, bound)
-        err = (torch.view_as_real(mask) - torch.view_as_real(target)).pow(2).sum(-1)
+        err = (torch.view_as_real(bounded) - torch.view_as_real(target)).pow(2).sum(-1)
         weight = _weight(t.mix).expand_as(err)
         return (weight * err).sum() / weight.sum().clamp_min(EPS)
 

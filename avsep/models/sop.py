@@ -103,7 +103,7 @@ class SoundOfPixels(SeparationModel):
             raise ValueError(f"sop: batch['video'] needs one stream per source slot "
                              f"(V={len(self.source_names)}); got {tuple(video.shape)}")
         mag = self.mixture_stft(batch).abs()  # (B, 1, F, N)
-        scaled, _ = db_normalize(self.warp(mag))  # (B, 1, n_log, N)
+        scaled, _ = db_normalize(self.warp(mag).float())  # (B, 1, n_log, N)
         components = self.unet(scaled)  # (B, K, n_log, N)
         visual = torch.sigmoid(self.frontend(video).amax(dim=2))  # (B, S, K)
         logits = torch.einsum("bsk,k,bkfn->bsfn", visual, self.alpha, components) + self.beta

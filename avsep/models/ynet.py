@@ -194,14 +194,6 @@ class YNet(SeparationModel):
         masks = [voice] if len(self.source_names) == 1 else [voice, 1.0 - voice]
         return {"mask": torch.stack(masks, dim=1)}  # (B, S, 1, F, N)
 
-    def loss(self, batch: Mapping[str, torch.Tensor],
-             out: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """Y-Net's loss: the zoo's ``complex`` MSE (weighted by log1p|X|) between K·tanh of
-        the predicted mask's real/imag parts and the bounded cRM K·tanh(S/X), K = 10."""
-        mask = out["mask"]
-        bounded = torch.complex(YNET_MASK_BOUND * torch.tanh(mask.real),
-                                YNET_MASK_BOUND * torch.tanh(mask.imag))
-        return super().loss(batch, {**out, "mask": bounded})
 
 
 def build_visual(config: YNetConfig, visual: str, checkpoint: str | None,

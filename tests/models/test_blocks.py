@@ -115,9 +115,10 @@ def test_mask_activations_ranges() -> None:
         MaskActivation("exp")
 
 
-def test_complex_mask_is_bounded_complex() -> None:
-    m = complex_mask(10 * torch.randn(2, 3, 2, 4, 5), bound=1.5)
+def test_complex_mask_assembles_real_and_imaginary_parts() -> None:
+    x = 10 * torch.randn(2, 3, 2, 4, 5)
+    m = complex_mask(x)
     assert m.is_complex() and m.shape == (2, 3, 4, 5)
-    assert m.real.abs().max() <= 1.5 and m.imag.abs().max() <= 1.5
+    assert torch.equal(m.real, x[:, :, 0]) and torch.equal(m.imag, x[:, :, 1])
     with pytest.raises(ValueError, match="size-2 axis"):
         complex_mask(torch.randn(2, 3, 3, 4))

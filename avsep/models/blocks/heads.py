@@ -47,13 +47,14 @@ class MaskActivation(nn.Module):
         return f"{self.name}" + (f", bound={self.bound}" if self.name == "tanh" else "")
 
 
-def complex_mask(x: torch.Tensor, bound: float = 1.0) -> torch.Tensor:
-    """Bounded complex ratio mask from real/imag logits.
+def complex_mask(x: torch.Tensor) -> torch.Tensor:
+    """Complex ratio mask from real/imag outputs: ``x (B, S, 2, ...)`` -> complex ``(B, S, ...)``.
 
-    ``x (B, S, 2, ...)`` -> complex ``(B, S, ...)`` with real and imaginary parts in
-    ``(-bound, bound)``.
+    The mask is left unbounded: it multiplies the mixture STFT as it is, and the ``complex``
+    loss (:mod:`avsep.models.losses`) compares ``K tanh`` of its parts with Y-Net's bounded
+    target ``K tanh(S / X)``, so training happens in the bounded domain.
     """
     if x.shape[2] != 2:
         raise ValueError(f"complex mask logits need a size-2 axis at dim 2; got {tuple(x.shape)}")
-    y = bound * torch.tanh(x.float())
+    y = x.float()
     return torch.complex(y[:, :, 0], y[:, :, 1])
