@@ -1,6 +1,76 @@
-"""`avsep tune` (planned in issue #5)."""
+"""`avsep tune`: the Ray Tune + Optuna (ASHA) search over a space, tracked in MLflow."""
 
-from avsep.commands._planned import planned
+from __future__ import annotations
 
-HELP = "the Ray Tune + Optuna search (not built yet, issue #5)"
-add_arguments, run = planned("tune", 5, "the Ray Tune + Optuna search")
+import argparse
+import json
+
+from avsep.platform.cli_args import add_mlflow, add_storage, guarded
+
+HELP = "hyperparameter search: Ray Tune + Optuna + ASHA, MLflow tracking, champion registration"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--space", required=True, help="search space (see `avsep spaces`)")
+    parser.add_argument("--data", help="prepared cache (or folder of caches, one per rate)")
+    parser.add_argument("--num-samples", type=int, default=8, help="trials (default 8)")
+    parser.add_argument("--max-epochs", type=int, default=2, help="epochs per trial (ASHA max_t)")
+    parser.add_argument("--gpus-per-trial", type=float, default=0.0)
+    parser.add_argument("--workers-per-trial", type=int, default=1, help="DDP workers per trial")
+    parser.add_argument("--objective", default=None,
+                        help="METRIC[:min|max][,METRIC2...], e.g. val/sdr or "
+                             "val/sdr,model/params for a Pareto front (default: the space's)")
+    parser.add_argument("--resume", action="store_true",
+                        help="finish an interrupted search (same --name/--storage)")
+    add_storage(parser)
+    add_mlflow(parser)
+    parser.add_argument("--name", default=None, help="study name (default: the space name)")
+    parser.add_argument("--config", default=None, help="base experiment config (YAML/JSON)")
+    parser.add_argument("--preset", choices=("tiny", "paper"), default="tiny",
+                        help="model size (tiny for CPU; paper on a GPU cluster)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-concurrent", type=int, default=None,
+                        help="trials at once (default: what the cluster's CPUs/GPUs fit)")
+    parser.add_argument("--register-as", default=None,
+                        help="registered model name (default avsep-<space>)")
+    parser.add_argument("--num-cpus", type=int, default=None, help="CPUs of a local Ray")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from avsep.platform.tune import SearchOptions, describe, prepare
+    from avsep.platform.tune import run as run_search
+
+    options = SearchOptions(
+        space=args.space, data=args.data, num_samples=args.num_samples,
+        max_epochs=args.max_epochs, gpus_per_trial=args.gpus_per_trial,
+        workers_per_trial=args.workers_per_trial, objective=args.objective, resume=args.resume,
+        storage=args.storage, mlflow_uri=args.mlflow_uri, name=args.name, config=args.config,
+        preset=args.preset, seed=args.seed, max_concurrent=args.max_concurrent,
+        register_as=args.register_as, num_cpus=args.num_cpus)
+    print("avsep tune: checking the space, data and MLflow store ...", flush=True)
+    plan = prepare(options)
+    print(json.dumps(describe(plan), indent=2, default=str), flush=True)
+    outcome = run_search(plan)
+    from avsep.platform.report import markdown
+
+    print(f"\n{outcome.trials} trials ({outcome.failed} failed) in {outcome.seconds:.0f} s; "
+          f"report in {outcome.report_dir}")
+    print(markdown(outcome.table))
+    if outcome.importances:
+        print("parameter importances: " + ", ".join(
+            f"{k} {v:.2f}" for k, v in outcome.importances.items()))
+    if outcome.pareto is not None:
+        print("Pareto front:\n" + markdown(outcome.pareto))
+    if outcome.champion_version:
+        print(f"champion: models:/{plan.register_as}@champion (version "
+              f"{outcome.champion_version}, run {outcome.champion_run}, "
+              f"{plan.objectives[0]} = {outcome.champion_value:.3f}); "
+              f"open `mlflow ui --backend-store-uri {plan.mlflow_uri}` to compare trials")
+    else:
+        print("no trial finished with a model: nothing registered")
+        return 1
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    return guarded("tune", lambda: _run(args))

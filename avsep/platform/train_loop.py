@@ -1,0 +1,242 @@
+"""The per-worker training loop: the same function under Ray Train, in a Tune trial, or plain.
+
+``train_loop_per_worker(config)`` takes ``{"experiment": <ExperimentConfig dict>, "run":
+<RunContext dict>}``. Each epoch it trains (DDP when the session has several workers; bf16
+autocast on GPU), validates (:mod:`avsep.platform.validation`), writes a checkpoint atomically
+and reports the metrics through the session (:mod:`avsep.platform.session`). It resumes from
+the session's last checkpoint, stops early when the validation loss has not improved for
+``train.patience`` epochs, and raises :class:`DivergedError` on a NaN/inf loss so Tune records
+the trial as failed. Rank 0 logs to MLflow and, whenever the objective improves, saves the
+model package and validation examples (spectrogram PNGs + WAVs) as run artifacts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import statistics
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from avsep.config import ExperimentConfig, validate
+from avsep.platform import checkpoint as ckpt
+from avsep.platform.session import Session, current
+from avsep.platform.validation import to_device
+from avsep.platform.validation import validate as run_validation
+
+
+class DivergedError(FloatingPointError):
+    """The loss became NaN or infinite: the trial is recorded as failed."""
+
+
+@dataclass
+class RunContext:
+    """Where a run logs: MLflow store and experiment, tags, and the Optuna parameters."""
+
+    mlflow_uri: str | None = None
+    mlflow_experiment: str = "avsep"
+    artifact_root: str | None = None
+    run_name: str = "train"
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    local_root: str | None = None  # checkpoint folder outside Ray (LocalSession)
+    fail_at_epoch: int | None = None  # test hook: raise at this epoch (crash-tolerance tests)
+
+
+def make_config(experiment: ExperimentConfig | dict[str, Any],
+                run: RunContext | None = None) -> dict[str, Any]:
+    """The ``train_loop_config`` for :func:`train_loop_per_worker`."""
+    if isinstance(experiment, ExperimentConfig):
+        experiment = experiment.model_dump(mode="json")
+    return {"experiment": experiment, "run": asdict(run or RunContext())}
+
+
+def add_noise(mixture: torch.Tensor, snr_db: float | None, generator: torch.Generator | None
+              ) -> torch.Tensor:
+    """White noise at ``snr_db`` below each item's power; mixture (B, C, L) -> same shape."""
+    if snr_db is None:
+        return mixture
+    power = mixture.pow(2).mean(dim=(-2, -1), keepdim=True)
+    noise = torch.randn(mixture.shape, generator=generator, device="cpu").to(mixture)
+    return mixture + noise * torch.sqrt(power * 10 ** (-snr_db / 10))
+
+
+@torch.no_grad()
+def forward_latency_ms(model: torch.nn.Module, batch: dict[str, torch.Tensor],
+                       repeats: int = 3) -> float:
+    """Median wall time (ms) of one forward pass on the first item of ``batch``."""
+    one = {k: v[:1] for k, v in batch.items() if isinstance(v, torch.Tensor)}
+    model.eval()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model(one)
+        times.append((time.perf_counter() - start) * 1000)
+    model.train()
+    return statistics.median(times)
+
+
+def replica_spread(model: torch.nn.Module, device: torch.device) -> float:
+    """Max minus min over DDP workers of the parameter sum (0.0 when replicas agree)."""
+    import torch.distributed as dist
+
+    total = torch.stack([p.detach().double().sum() for p in model.parameters()]).sum()
+    high, low = total.clone().to(device), total.clone().to(device)
+    dist.all_reduce(high, op=dist.ReduceOp.MAX)
+    dist.all_reduce(low, op=dist.ReduceOp.MIN)
+    return float(high - low)
+
+
+def _objective(metrics: dict[str, float]) -> float:
+    value = metrics.get("val/sdr", metrics.get("val/score", float("nan")))
+    return value if math.isfinite(value) else float("-inf")
+
+
+def _train_epoch(model: torch.nn.Module, base: Any, loader: Any, optimizer: torch.optim.Optimizer,
+                 cfg: ExperimentConfig, device: torch.device, autocast: bool, epoch: int,
+                 generator: torch.Generator) -> float:
+    """One pass over ``loader``; returns the mean training loss."""
+    total, count = 0.0, 0
+    for batch in loader:
+        batch = to_device(batch, device)
+        batch["mixture"] = add_noise(batch["mixture"], cfg.audio.noise_snr_db, generator)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            out = model(batch)
+            loss = base.loss(batch, out)
+        if not torch.isfinite(loss):
+            raise DivergedError(f"training loss is {loss.item()} at epoch {epoch + 1} "
+                                f"(lr {cfg.train.lr:g}); the trial diverged")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.train.grad_clip:
+            torch.nn.utils.clip_grad_norm_(base.parameters(), cfg.train.grad_clip)
+        optimizer.step()
+        size = batch["mixture"].shape[0]
+        total += loss.item() * size
+        count += size
+    return total / max(count, 1)
+
+
+def _logger(run: RunContext, state: ckpt.TrainState, session: Session, cfg: ExperimentConfig):
+    if session.rank != 0 or not run.mlflow_uri:
+        return None
+    from avsep.platform.mlflow_utils import RunLogger, code_version, flatten
+
+    logger = RunLogger(run.mlflow_uri, run.mlflow_experiment, run.run_name,
+                       {"code_version": code_version(), **run.tags},
+                       Path(run.artifact_root) if run.artifact_root else None,
+                       run_id=state.mlflow_run_id)
+    state.mlflow_run_id = logger.run_id
+    logger.log_params({**flatten(cfg.model_dump(mode="json")), **run.params})
+    logger.log_dict(cfg.model_dump(mode="json"), "config/experiment.json")
+    return logger
+
+
+def _save_best(base: Any, cfg: ExperimentConfig, metrics: dict[str, float], folder: Path,
+               val_set: Any, device: torch.device, logger: Any) -> None:
+    """Model package + validation examples of the best epoch so far, logged to MLflow."""
+    from avsep.models.package import save_model_package
+    from avsep.platform.examples import write_examples
+
+    package = save_model_package(base, cfg.model.build_dict(), folder / "model",
+                                 {k: v for k, v in metrics.items() if isinstance(v, float)})
+    wiener = int(metrics.get("val/wiener", 0))
+    examples = folder / "examples"
+    write_examples(base, val_set, device, wiener, examples, cfg.eval.examples)
+    if logger is not None:
+        logger.log_artifacts(package, "model")
+        if examples.is_dir():
+            logger.log_artifacts(examples, "examples")
+
+
+def train_loop_per_worker(config: dict[str, Any]) -> None:
+    """Train one experiment; see the module docstring. ``config`` from :func:`make_config`."""
+    from avsep.models import build
+    from avsep.platform.data import make_loaders
+
+    cfg = validate(config["experiment"], "trial config")
+    run = RunContext(**config.get("run", {}))
+    session = current(Path(run.local_root) if run.local_root else None)
+    torch.manual_seed(cfg.train.seed + session.rank)
+    generator = torch.Generator().manual_seed(cfg.train.seed + 1000 * session.rank)
+    device = session.device()
+    autocast = cfg.train.amp and device.type == "cuda"
+
+    base = build(cfg.model.build_dict()).to(device)
+    optimizer = torch.optim.Adam([p for p in base.parameters() if p.requires_grad],
+                                 lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    resume = session.checkpoint_dir()
+    state = ckpt.load(resume, base, optimizer) if resume else ckpt.TrainState()
+    model: torch.nn.Module = base
+    if session.world_size > 1:
+        model = torch.nn.parallel.DistributedDataParallel(
+            base, device_ids=[device] if device.type == "cuda" else None,
+            find_unused_parameters=True)
+    train_loader, val_loader, train_set = make_loaders(cfg, base, session.rank,
+                                                       session.world_size)
+    logger = _logger(run, state, session, cfg)
+    n_params = sum(p.numel() for p in base.parameters())
+    latency = None
+    try:
+        for epoch in range(state.epoch, cfg.train.epochs):
+            if run.fail_at_epoch is not None and epoch + 1 >= run.fail_at_epoch:
+                raise RuntimeError(f"planned failure at epoch {epoch + 1} (fail_at_epoch)")
+            for item in (train_set, getattr(train_loader, "sampler", None)):
+                if hasattr(item, "set_epoch"):
+                    item.set_epoch(epoch)
+            train_loss = _train_epoch(model, base, train_loader, optimizer, cfg, device,
+                                      autocast, epoch, generator)
+            val = run_validation(base, val_loader, device, cfg.eval.wiener_iterations, autocast)
+            if not math.isfinite(val["val/loss"]):
+                raise DivergedError(f"validation loss is {val['val/loss']} at epoch {epoch + 1}")
+            if latency is None:
+                latency = forward_latency_ms(base, to_device(next(iter(val_loader)), device))
+            improved = _objective(val) > state.best_objective
+            if improved:
+                state.best_objective = _objective(val)
+            if val["val/loss"] < state.best_val_loss - 1e-9:
+                state.best_val_loss, state.epochs_without_gain = val["val/loss"], 0
+            else:
+                state.epochs_without_gain += 1
+            state.epoch = epoch + 1
+            stop = state.epochs_without_gain >= cfg.train.patience
+            metrics: dict[str, Any] = {
+                "epoch": state.epoch, "train/loss": train_loss, **val,
+                "best/objective": state.best_objective, "model/params": float(n_params),
+                "model/latency_ms": latency, "workers": session.world_size,
+                "early_stopped": stop,
+                "mlflow_run_id": state.mlflow_run_id or ""}
+            if session.world_size > 1:
+                metrics["ddp/replica_spread"] = replica_spread(base, device)
+            state.history.append({k: float(v) for k, v in metrics.items()
+                                  if isinstance(v, int | float)})
+            print(f"[rank {session.rank}] epoch {state.epoch}/{cfg.train.epochs} "
+                  f"train/loss {train_loss:.4f} val/loss {val['val/loss']:.4f} "
+                  + (f"val/sdr {val['val/sdr']:.2f} dB" if "val/sdr" in val else ""), flush=True)
+            folder = Path(tempfile.mkdtemp(prefix="avsep-ckpt-")) if session.rank == 0 else None
+            try:
+                if folder is not None:
+                    ckpt.save(folder, base, optimizer, state)
+                    if improved:
+                        _save_best(base, cfg, val, folder, val_loader.dataset, device, logger)
+                    (folder / "metrics.json").write_text(json.dumps(state.history[-1]))
+                if logger is not None:
+                    logger.log_metrics(metrics, step=state.epoch)
+                session.report(metrics, folder)
+            finally:
+                if folder is not None:
+                    shutil.rmtree(folder, ignore_errors=True)
+            if stop:
+                break
+    except BaseException:
+        if logger is not None:
+            logger.finish("FAILED")
+        raise
+    if logger is not None:
+        logger.finish("FINISHED")

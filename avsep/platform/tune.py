@@ -1,0 +1,493 @@
+"""The search driver: Ray Tune + Optuna (define-by-run space) + ASHA, logged to MLflow.
+
+:func:`prepare` runs every check that can fail *before* a trial starts — unknown space, bad
+base config, configs of the space that do not build, missing data, unreachable MLflow store,
+bad objective — and returns a :class:`Plan`. :func:`run` starts (or with ``resume`` restores)
+the ``Tuner``: ``OptunaSearch`` over the space with the papers' configurations enqueued first,
+``ASHAScheduler`` on the first objective, ``max_concurrent_trials`` from the cluster's
+resources, no retries (a crashing or diverging trial is recorded as failed and the search goes
+on). At the end :func:`finish` closes the trials' MLflow runs, writes the report
+(:mod:`avsep.platform.report`), logs it to a summary run, and registers the best trial's model
+as ``models:/<name>@champion``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from avsep.config import ExperimentConfig, merge, read_file, validate
+from avsep.platform.objectives import Objective, parse
+from avsep.search_spaces import EXPERIMENT_KEY, SearchSpace, get
+
+CONTEXT_KEY = "avsep"
+
+
+@dataclass
+class SearchOptions:
+    """Everything ``avsep tune`` can set (paths may be relative; :func:`prepare` resolves)."""
+
+    space: str
+    data: str | None = None
+    num_samples: int = 8
+    max_epochs: int = 2
+    gpus_per_trial: float = 0.0
+    workers_per_trial: int = 1
+    cpus_per_worker: float = 1.0
+    objective: str | None = None
+    resume: bool = False
+    storage: str | None = None
+    mlflow_uri: str | None = None
+    name: str | None = None
+    config: str | None = None
+    preset: str = "tiny"
+    seed: int = 0
+    grace_period: int = 1
+    reduction_factor: int = 2
+    max_concurrent: int | None = None
+    register_as: str | None = None
+    top_k: int = 10
+    check_samples: int = 8
+    num_cpus: int | None = None  # local Ray only
+    # test hook: trials whose sampled parameters match all of these values crash at epoch 1
+    fail_when: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    """A checked search: resolved paths, base config, objectives."""
+
+    options: SearchOptions
+    space: SearchSpace
+    base: dict[str, Any]
+    objectives: list[Objective]
+    storage: str
+    name: str
+    mlflow_uri: str
+    artifact_root: Path | None
+    register_as: str
+
+    @property
+    def experiment_path(self) -> str:
+        return f"{self.storage.rstrip('/')}/{self.name}"
+
+    @property
+    def report_dir(self) -> Path:
+        local = Path(self.storage) if "://" not in self.storage else Path.cwd()
+        return local / self.name / "report"
+
+
+class SearchSetupError(ValueError):
+    """The search cannot start; raised by :func:`prepare` before any trial."""
+
+
+def _storage(options: SearchOptions) -> str:
+    from avsep import settings
+
+    storage = options.storage or os.environ.get("AVSEP_STORAGE")
+    if storage and "://" in storage and not storage.startswith("file://"):
+        return storage  # s3://, gs://, ...: shared storage on a cluster
+    path = Path((storage or str(settings.home() / "ray_results")).removeprefix("file://"))
+    path = path.expanduser().resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return str(path)
+
+
+def _sample_configs(space: SearchSpace, count: int, seed: int) -> list[dict[str, Any]]:
+    """The space's paper points plus ``count`` random samples, as experiment dicts."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    for point in space.points_to_evaluate:
+        study.enqueue_trial(point)
+    configs = []
+    for _ in range(len(space.points_to_evaluate) + count):
+        trial = study.ask()
+        configs.append(space(trial)[EXPERIMENT_KEY])
+        study.tell(trial, 0.0)
+    return configs
+
+
+def check_space_configs(space: SearchSpace, base: dict[str, Any], count: int, seed: int = 0
+                        ) -> list[ExperimentConfig]:
+    """Validate and build (on the meta device: no memory) sampled configs of ``space``, check
+    that the data holds a cache that fits each model's spec, and that the train and val
+    datasets can be built from it with the sampled options."""
+    import torch
+
+    from avsep.models import build
+    from avsep.platform.data import build_dataset, resolve_cache
+
+    checked, datasets_seen = [], set()
+    for i, sampled in enumerate(_sample_configs(space, count, seed)):
+        cfg = validate(merge(base, sampled), f"space {space.name!r} sample {i}")
+        try:
+            with torch.device("meta"):
+                model = build(cfg.model.build_dict())
+        except (ValueError, KeyError, TypeError) as err:
+            raise SearchSetupError(f"space {space.name!r} sample {i} ({cfg.model.build_dict()}) "
+                                   f"does not build: {err}") from None
+        resolve_cache(cfg.data.cache, model.spec)
+        key = json.dumps([cfg.model.build_dict(), cfg.data.options], sort_keys=True, default=str)
+        if key not in datasets_seen:  # the datasets accept the options and the data suffices
+            datasets_seen.add(key)
+            for split in ("train", "val"):
+                try:
+                    build_dataset(cfg, model, split)
+                except (ValueError, KeyError) as err:
+                    raise SearchSetupError(f"space {space.name!r} sample {i}: the {split} data "
+                                           f"cannot feed {cfg.model.name}: {err}") from None
+        checked.append(cfg)
+    return checked
+
+
+def prepare(options: SearchOptions) -> Plan:
+    """Check everything that can be checked before a trial starts; see the module docstring."""
+    from avsep import settings
+    from avsep.platform.data import find_caches
+    from avsep.platform.mlflow_utils import check_tracking_uri, experiment_id
+
+    space = get(options.space)
+    if options.num_samples < 1 or options.max_epochs < 1 or options.workers_per_trial < 1:
+        raise SearchSetupError("--num-samples, --max-epochs and --workers-per-trial must be >= 1")
+    objectives = parse(options.objective or space.objective)
+    base = read_file(options.config) if options.config else {}
+    # the base config must be valid on its own, even where the space overrides a value
+    validate(merge({"model": {"name": "(from the space)"}}, base), options.config or "config")
+    data = options.data or base.get("data", {}).get("cache")
+    find_caches(data)  # the folder exists and holds caches
+    base = merge(base, {"model": {"preset": options.preset},
+                        "data": {"cache": str(Path(data).expanduser().resolve())},
+                        "train": {"epochs": options.max_epochs, "seed": options.seed}})
+    check_space_configs(space, base, options.check_samples, options.seed)
+    storage = _storage(options)
+    local_root = Path(storage) if "://" not in storage else None
+    mlflow_uri = check_tracking_uri(options.mlflow_uri or os.environ.get("MLFLOW_TRACKING_URI")
+                                    or settings.default_mlflow_uri(
+        local_root.parent if local_root else None))
+    artifact_root = settings.default_artifact_root(local_root.parent) \
+        if local_root and mlflow_uri.startswith("sqlite:") else None
+    name = options.name or space.name
+    # create the store's tables and the experiment now: concurrent trials must not race to
+    # initialise a fresh sqlite database
+    experiment_id(mlflow_uri, name, artifact_root)
+    return Plan(options=options, space=space, base=base, objectives=objectives,
+                storage=storage, name=name, mlflow_uri=mlflow_uri,
+                artifact_root=artifact_root,
+                register_as=options.register_as or f"avsep-{space.name}")
+
+
+# --------------------------------------------------------------------------- the trial
+def run_trial(config: dict[str, Any]) -> None:
+    """A Tune function trainable: one experiment of the space, 1 worker inline or Ray Train."""
+    import ray.tune
+
+    from avsep.platform.train_loop import RunContext, make_config, train_loop_per_worker
+
+    ctx = config[CONTEXT_KEY]
+    experiment = merge(ctx["base"], config[EXPERIMENT_KEY])
+    params = {k: v for k, v in config.items() if k not in (CONTEXT_KEY, EXPERIMENT_KEY)}
+    trial = ray.tune.get_context()
+    run = RunContext(**{**ctx["run"], "run_name": trial.get_trial_name(), "params": params,
+                        "tags": {**ctx["run"]["tags"], "trial_id": trial.get_trial_id()}})
+    fail_when = ctx.get("fail_when") or {}
+    if fail_when and all(params.get(k) == v for k, v in fail_when.items()):
+        run.fail_at_epoch = 1
+    if ctx["workers_per_trial"] <= 1:
+        train_loop_per_worker(make_config(experiment, run))
+        return
+    from ray.tune.integration.ray_train import TuneReportCallback
+
+    from avsep.platform.trainer import torch_trainer
+
+    trainer = torch_trainer(validate(experiment, "trial config"), run,
+                            ctx["workers_per_trial"], ctx["gpus_per_worker"], ctx["storage"],
+                            f"{trial.get_trial_id()}-train", callbacks=[TuneReportCallback()],
+                            cpus_per_worker=ctx["cpus_per_worker"])
+    result = trainer.fit()
+    if result.error:
+        raise result.error
+
+
+def _trainable(plan: Plan) -> Any:
+    import ray.tune
+
+    options = plan.options
+    if options.workers_per_trial <= 1:
+        resources = {"cpu": options.cpus_per_worker, "gpu": options.gpus_per_trial}
+    else:  # the trial only launches a TorchTrainer, whose workers hold the resources (Tune
+        resources = {"cpu": 0.01}  # refuses an empty request, so the trial holds a sliver)
+    return ray.tune.with_resources(run_trial, resources)
+
+
+def concurrency(plan: Plan) -> int:
+    """Trials that fit at once on the cluster's current CPUs and GPUs (at least 1)."""
+    import ray
+
+    if plan.options.max_concurrent:
+        return plan.options.max_concurrent
+    total = ray.cluster_resources()
+    workers = plan.options.workers_per_trial
+    fits = [total.get("CPU", 1) // (plan.options.cpus_per_worker * workers)]
+    if plan.options.gpus_per_trial > 0:
+        fits.append(total.get("GPU", 0) // (plan.options.gpus_per_trial * workers))
+    return max(1, int(min(fits)))
+
+
+def _param_space(plan: Plan) -> dict[str, Any]:
+    from avsep.platform.mlflow_utils import code_version
+
+    options = plan.options
+    run = {"mlflow_uri": plan.mlflow_uri, "mlflow_experiment": plan.name,
+           "artifact_root": str(plan.artifact_root) if plan.artifact_root else None,
+           "tags": {"space": plan.space.name, "study": plan.name,
+                    "code_version": code_version()}}
+    return {CONTEXT_KEY: {"base": plan.base, "run": run, "storage": plan.storage,
+                          "workers_per_trial": options.workers_per_trial,
+                          "gpus_per_worker": options.gpus_per_trial,
+                          "cpus_per_worker": options.cpus_per_worker,
+                          "fail_when": dict(options.fail_when)}}
+
+
+def init_ray(num_cpus: int | None = None) -> None:
+    """Connect to ``$RAY_ADDRESS`` when set (a cluster), else start a small local Ray."""
+    import ray
+
+    os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
+    # DDP workers of a trial start slowly on a loaded 2-core box (each imports torch);
+    # Ray Train's default 60 s start timeout fails them there
+    os.environ.setdefault("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", "300")
+    if ray.is_initialized():
+        return
+    if os.environ.get("RAY_ADDRESS"):
+        ray.init(address=os.environ["RAY_ADDRESS"])
+    else:
+        ray.init(num_cpus=num_cpus or min(2, os.cpu_count() or 1), include_dashboard=False,
+                 log_to_driver=True, configure_logging=False)
+
+
+def build_tuner(plan: Plan) -> Any:
+    """A new ``Tuner``, or the restored one when ``--resume`` and the search folder exists."""
+    import ray.tune
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search.optuna import OptunaSearch
+
+    if plan.options.resume:
+        if not ray.tune.Tuner.can_restore(plan.experiment_path):
+            raise SearchSetupError(f"{plan.experiment_path}: nothing to resume (no search "
+                                   "state there); run without --resume to start it")
+        return ray.tune.Tuner.restore(plan.experiment_path, trainable=_trainable(plan),
+                                      resume_unfinished=True, resume_errored=False,
+                                      restart_errored=False)
+    multi = len(plan.objectives) > 1
+    metrics = [o.metric for o in plan.objectives]
+    modes = [o.mode for o in plan.objectives]
+    searcher = OptunaSearch(space=plan.space.function,
+                            metric=metrics if multi else metrics[0],
+                            mode=modes if multi else modes[0],
+                            points_to_evaluate=[dict(p) for p in plan.space.points_to_evaluate],
+                            seed=plan.options.seed)
+    scheduler = ASHAScheduler(time_attr="training_iteration", metric=metrics[0], mode=modes[0],
+                              max_t=plan.options.max_epochs,
+                              grace_period=min(plan.options.grace_period,
+                                               plan.options.max_epochs),
+                              reduction_factor=plan.options.reduction_factor)
+    return ray.tune.Tuner(
+        _trainable(plan),
+        param_space=_param_space(plan),
+        tune_config=ray.tune.TuneConfig(search_alg=searcher, scheduler=scheduler,
+                                        num_samples=plan.options.num_samples,
+                                        max_concurrent_trials=concurrency(plan)),
+        run_config=ray.tune.RunConfig(
+            name=plan.name, storage_path=plan.storage,
+            failure_config=ray.tune.FailureConfig(max_failures=0, fail_fast=False),
+            checkpoint_config=ray.tune.CheckpointConfig(num_to_keep=1),
+            verbose=1),
+    )
+
+
+# --------------------------------------------------------------------------- the end
+@dataclass
+class SearchOutcome:
+    """What :func:`run` hands back: the report, champion and counts."""
+
+    report_dir: Path
+    table: Any
+    trials: int
+    failed: int
+    champion_version: str | None = None
+    champion_run: str | None = None
+    champion_value: float | None = None
+    pareto: Any = None
+    importances: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def results_frame(results: Any, objective: Objective) -> Any:
+    """One row per trial at its best epoch for ``objective`` (its last epoch when the objective
+    was never finite), with ``config/<param>`` columns and ``error``."""
+    import math
+
+    import pandas as pd
+
+    from avsep.platform.mlflow_utils import flatten
+
+    rows = []
+    for result in results:
+        history = result.metrics_dataframe
+        if history is None or history.empty:
+            row: dict[str, Any] = dict(result.metrics or {})
+        else:
+            values = pd.to_numeric(history.get(objective.metric), errors="coerce") \
+                if objective.metric in history else pd.Series(dtype=float)
+            finite = values[values.map(lambda v: math.isfinite(v) if v == v else False)]
+            index = (finite.idxmax() if objective.mode == "max" else finite.idxmin()) \
+                if len(finite) else history.index[-1]
+            row = history.loc[index].to_dict()
+        config = {k: v for k, v in (result.config or {}).items()
+                  if k not in (CONTEXT_KEY, EXPERIMENT_KEY)}
+        row.update({f"config/{k}": v for k, v in flatten(config).items()})
+        row["trial_id"] = row.get("trial_id") or (result.metrics or {}).get("trial_id") \
+            or result.path.rsplit("/", 1)[-1]
+        row["error"] = bool(result.error)
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if objective.metric not in frame:
+        frame[objective.metric] = float("nan")
+    return frame
+
+
+def _close_runs(plan: Plan, results: Any) -> None:
+    """Set the final MLflow status of every trial's run from its Tune result."""
+    import mlflow
+
+    from avsep.platform.mlflow_utils import configure
+
+    configure(plan.mlflow_uri)
+    client = mlflow.MlflowClient()
+    for result in results:
+        run_id = (result.metrics or {}).get("mlflow_run_id")
+        if not run_id:
+            continue
+        # Tune's verdict wins: a trial that ASHA stopped is interrupted inside its loop (and
+        # may have marked its run FAILED or left it RUNNING), but it did not fail
+        client.set_terminated(run_id, "FAILED" if result.error else "FINISHED")
+        if not result.error and (result.metrics or {}).get("epoch", 0) < plan.options.max_epochs \
+                and not result.metrics.get("early_stopped"):
+            client.set_tag(run_id, "stopped_by", "asha")
+
+
+def finish(plan: Plan, results: Any, seconds: float = 0.0) -> SearchOutcome:
+    """Close runs, write and log the report, register the champion; returns the outcome."""
+    from avsep.platform.mlflow_utils import RunLogger, code_version, register_champion
+    from avsep.platform.report import write_report
+
+    primary = plan.objectives[0]
+    frame = results_frame(results, primary)
+    _close_runs(plan, results)
+    report = write_report(frame, plan.space, plan.objectives, plan.report_dir, plan.options.top_k)
+    failed = sum(1 for r in results if r.error)
+    outcome = SearchOutcome(report_dir=plan.report_dir, table=report.table, trials=len(results),
+                            failed=failed, pareto=report.pareto, importances=report.importances,
+                            seconds=seconds)
+    summary = RunLogger(plan.mlflow_uri, plan.name, f"{plan.name}-summary",
+                        {"space": plan.space.name, "study": plan.name, "kind": "search-summary",
+                         "code_version": code_version()}, plan.artifact_root)
+    summary.log_params({"space": plan.space.name, "num_samples": plan.options.num_samples,
+                        "max_epochs": plan.options.max_epochs,
+                        "objectives": ",".join(map(str, plan.objectives))})
+    summary.log_metrics({"trials": len(results), "failed_trials": failed,
+                         "search_seconds": seconds}, step=0)
+    summary.log_artifacts(plan.report_dir, "report")
+    best = _best_result(results, primary)
+    if best is not None:
+        run_id = best.metrics["mlflow_run_id"]
+        value = float(best.metrics_dataframe[primary.metric].agg(primary.mode))
+        outcome.champion_run, outcome.champion_value = run_id, value
+        tags = {"space": plan.space.name, "study": plan.name, "objective": str(primary),
+                "objective_value": f"{value:.4f}", "trial_id": best.metrics.get("trial_id", "")}
+        outcome.champion_version = register_champion(
+            plan.mlflow_uri, run_id, plan.register_as, tags,
+            description=f"best of search {plan.name!r} on space {plan.space.name!r}: "
+                        f"{primary} = {value:.3f}; the package's config.json holds the model "
+                        "config, its metrics and its input contract")
+        summary.set_tags({"champion_run": run_id, "champion_version": outcome.champion_version})
+    summary.finish()
+    return outcome
+
+
+def _best_result(results: Any, objective: Objective) -> Any:
+    """The trial with the best objective over its epochs that logged a model package."""
+    best, best_value = None, None
+    for result in results:
+        frame = result.metrics_dataframe
+        if frame is None or objective.metric not in frame or not (result.metrics or {}).get(
+                "mlflow_run_id"):
+            continue
+        value = frame[objective.metric].astype(float).agg(objective.mode)
+        if value != value:
+            continue
+        better = best_value is None or (value > best_value if objective.mode == "max"
+                                        else value < best_value)
+        if better:
+            best, best_value = result, value
+    return best
+
+
+def local_cpus(options: SearchOptions) -> int:
+    """Logical CPUs of a local Ray: 2 (the box), plus one when a trial's DDP workers would
+    otherwise fill every CPU and leave none for the trial that launches them."""
+    base = options.num_cpus or min(2, os.cpu_count() or 1)
+    if options.workers_per_trial > 1:
+        return max(base, math.ceil(options.workers_per_trial * options.cpus_per_worker) + 1)
+    return base
+
+
+def run(plan: Plan) -> SearchOutcome:
+    """Run (or resume) the search of ``plan`` and finish it; see the module docstring."""
+    init_ray(local_cpus(plan.options))
+    tuner = build_tuner(plan)
+    start = time.perf_counter()
+    results = tuner.fit()
+    return finish(plan, results, time.perf_counter() - start)
+
+
+def describe(plan: Plan) -> dict[str, Any]:
+    """A printable summary of the plan (for logs)."""
+    return {"space": plan.space.name, "study": plan.name, "storage": plan.storage,
+            "mlflow": plan.mlflow_uri, "objectives": [str(o) for o in plan.objectives],
+            "options": asdict(plan.options)}
+
+
+def load_results(experiment_path: str) -> Any:
+    """The ``ResultGrid`` of a finished or interrupted search folder (Ray need not run)."""
+    from ray.tune import ExperimentAnalysis, ResultGrid
+
+    try:
+        return ResultGrid(ExperimentAnalysis(experiment_path))
+    except (FileNotFoundError, ValueError) as err:
+        raise SearchSetupError(f"{experiment_path}: not a search folder ({err})") from None
+
+
+def report_only(experiment_path: str, objective: str | None = None,
+                out: Path | None = None, top_k: int = 10) -> Any:
+    """Rewrite the report of a search folder; returns the :class:`~.report.Report`."""
+    from avsep.platform.report import write_report
+
+    results = load_results(experiment_path)
+    spaces = {r.config[CONTEXT_KEY]["run"]["tags"]["space"] for r in results
+              if r.config and CONTEXT_KEY in r.config}
+    if len(spaces) != 1:
+        raise SearchSetupError(f"{experiment_path}: expected trials of one space, found "
+                               f"{sorted(spaces) or 'none'}")
+    space = get(spaces.pop())
+    objectives = parse(objective or space.objective)
+    frame = results_frame(results, objectives[0])
+    folder = out or Path(experiment_path) / "report"
+    return write_report(frame, space, objectives, folder, top_k)

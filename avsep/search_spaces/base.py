@@ -1,0 +1,67 @@
+"""The :class:`SearchSpace` record and the dimensions several spaces share.
+
+A space's define-by-run function returns ``{"experiment": cfg}`` where ``cfg`` is the resolved
+experiment config (see :mod:`avsep.config`) *without* the model preset, which the driver sets:
+
+    {"model": {"name": ..., <model options>},
+     "data": {"options": {<dataset options: extra_vocal_share, num_sources, curriculum, ...>}},
+     "audio": {"noise_snr_db": ...},
+     "train": {"lr": ..., "batch_size": ...},
+     "eval": {"wiener_iterations": [0, 1, 2]}}
+
+Ray's ``OptunaSearch`` merges the returned dict with the sampled parameters, so a trial's config
+holds both the flat Optuna parameters (for tables and importances) and ``experiment``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from avsep.search_spaces.dims import Categorical, Dimension, Float, Scored, TrialLike
+
+EXPERIMENT_KEY = "experiment"
+
+LEARNING_RATE = Float("lr", 1e-5, 3e-3, "Adam learning rate", log=True)
+BATCH_SIZE = Categorical("batch_size", (4, 8, 16, 32), "training batch size")
+WIENER = Scored("wiener_iterations", (0, 1, 2), "multichannel Wiener EM iterations after the mask")
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """One study: a define-by-run ``function`` plus what ``avsep spaces`` shows about it.
+
+    ``points_to_evaluate`` are the papers' own configurations as flat Optuna parameter dicts
+    (only the parameters that configuration samples); the driver enqueues them first.
+    ``objective`` is the default metric to maximise.
+    """
+
+    name: str
+    description: str
+    task: str
+    function: Callable[[TrialLike], dict[str, Any]]
+    dimensions: tuple[Dimension, ...]
+    points_to_evaluate: tuple[dict[str, Any], ...] = field(default=())
+    objective: str = "val/sdr"
+
+    def __call__(self, trial: TrialLike) -> dict[str, Any]:
+        return self.function(trial)
+
+
+def train_options(trial: TrialLike, **extra: Any) -> dict[str, Any]:
+    """Sample the shared training dimensions (learning rate, batch size)."""
+    return {"lr": LEARNING_RATE.suggest(trial), "batch_size": BATCH_SIZE.suggest(trial), **extra}
+
+
+def experiment(model: dict[str, Any], data: dict[str, Any], train: dict[str, Any],
+               audio: dict[str, Any] | None = None,
+               wiener: tuple[int, ...] = WIENER.values) -> dict[str, dict[str, Any]]:
+    """Wrap the parts into the ``{"experiment": cfg}`` dict a space returns.
+
+    ``data`` holds dataset options (``make_dataset(**options)``), ``audio`` the waveform
+    handling (noise augmentation), ``train`` the optimiser settings.
+    """
+    cfg = {"model": model, "data": {"options": data}, "audio": audio or {}, "train": train,
+           "eval": {"wiener_iterations": list(wiener)}}
+    return {EXPERIMENT_KEY: cfg}

@@ -1,0 +1,53 @@
+"""cluster.yaml is a valid Ray autoscaler config (offline: Ray's JSON schema + its own checks)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import ray.autoscaler
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((Path(ray.autoscaler.__file__).parent / "ray-schema.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def cluster() -> dict:
+    return yaml.safe_load((ROOT / "cluster.yaml").read_text())
+
+
+def test_cluster_yaml_matches_ray_schema(cluster):
+    jsonschema.validate(cluster, SCHEMA)
+
+
+def test_cluster_yaml_passes_ray_validation_after_defaults(cluster):
+    from ray.autoscaler._private.util import prepare_config, validate_config
+
+    prepared = prepare_config(copy.deepcopy(cluster))
+    validate_config(prepared)
+    assert prepared["provider"]["type"] == "aws"
+
+
+def test_cluster_shape_cpu_head_autoscaling_gpu_workers(cluster):
+    types = cluster["available_node_types"]
+    head = types[cluster["head_node_type"]]
+    assert head["resources"] == {"CPU": 0}  # no trials on the head
+    assert not head["node_config"]["InstanceType"].startswith(("g", "p"))
+    workers = [t for n, t in types.items() if n != cluster["head_node_type"]]
+    assert len(workers) == 1 and workers[0]["min_workers"] == 0
+    assert workers[0]["node_config"]["InstanceType"].startswith(("g", "p"))  # GPU family
+    setup = " ".join(cluster["setup_commands"])
+    assert "pip install" in setup and "~/avsep" in setup  # installs the project
+    assert "s3://" in setup  # shared storage for Tune results
+    assert "mlflow server" in " ".join(cluster["head_setup_commands"])
+
+
+def test_schema_rejects_a_broken_config(cluster):
+    broken = copy.deepcopy(cluster)
+    broken["available_node_types"]["gpu_worker"]["min_workers"] = "zero"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, SCHEMA)
