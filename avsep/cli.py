@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(module_name)
-        command = sub.add_parser(name, help=help_text, description=getattr(module, "HELP", help_text))
+        description = getattr(module, "HELP", help_text)
+        command = sub.add_parser(name, help=help_text, description=description)
         module.add_arguments(command)
         command.set_defaults(_module=module)
     return parser

@@ -33,7 +33,8 @@ def _versions() -> dict[str, str]:
 def _devices() -> dict[str, object]:
     import torch
 
-    info: dict[str, object] = {"cpu_threads": torch.get_num_threads(), "cuda": torch.cuda.is_available()}
+    info: dict[str, object] = {"cpu_threads": torch.get_num_threads(),
+                               "cuda": torch.cuda.is_available()}
     if torch.cuda.is_available():
         info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
         info["bf16"] = torch.cuda.is_bf16_supported()

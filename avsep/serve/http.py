@@ -48,6 +48,15 @@ async def _read_upload(form_value: Any, name: str, limits: Limits) -> bytes:
     return data
 
 
+def _own_video_track(data: bytes, fps: float) -> np.ndarray:
+    """The video track of the audio upload itself, for AV models sent no `video` field."""
+    try:
+        return decode_video(data, fps)
+    except BadRequest as err:
+        raise BadRequest(400, "this model is audio-visual: send a `video` file, or upload a "
+                              f"video with its sound track as `audio` ({err.message})") from err
+
+
 def encode_answer(stems: dict[str, np.ndarray], rate: int, fmt: str) -> Response:
     """Stems -> a zip of float WAVs, or the one WAV that ``fmt`` names."""
     if fmt == "zip":
@@ -107,11 +116,11 @@ def build_http_app(separator: Separator, limits: Limits, run_items: RunItems) ->
                             limits.max_wiener_iterations)
         videos = []
         if separator.needs_video:
-            uploads = form.getlist("video") or [form["audio"]]
-            for upload in uploads:
-                data = audio_bytes if upload is form["audio"] else await _read_upload(
-                    upload, "video", limits)
+            for upload in form.getlist("video"):
+                data = await _read_upload(upload, "video", limits)
                 videos.append(decode_video(data, separator.spec.fps))
+            if not videos:
+                videos.append(_own_video_track(audio_bytes, separator.spec.fps))
         labels = parse_labels(form.get("labels")) if "labels" in form else None
         job_request = SeparationRequest(audio=audio, rate=rate, videos=videos, labels=labels,
                                         wiener_iterations=wiener)

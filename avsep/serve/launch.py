@@ -19,7 +19,8 @@ def app_args(model: str, tracking_uri: str | None, replicas: str, gpus_per_repli
             if int(replicas) < 1:
                 raise ValueError
         except ValueError as err:
-            raise ValueError(f"--replicas must be a positive integer or 'auto', got {replicas!r}") from err
+            raise ValueError(
+                f"--replicas must be a positive integer or 'auto', got {replicas!r}") from err
     if gpus_per_replica < 0:
         raise ValueError(f"--gpus-per-replica must be >= 0, got {gpus_per_replica}")
     return {"model": model, "tracking_uri": tracking_uri,

@@ -56,10 +56,9 @@ def _decode_soundfile(data: bytes, max_duration_s: float) -> tuple[np.ndarray, i
         info = sf.info(io.BytesIO(data))
     except Exception:  # noqa: BLE001 - not a format libsndfile knows: let PyAV try
         return None
-    if info.frames > 0 and info.frames / info.samplerate > max_duration_s:
-        raise BadRequest(
-            413, f"audio is {info.frames / info.samplerate:.1f} s long; the limit is {max_duration_s:g} s"
-        )
+    seconds = info.frames / info.samplerate
+    if info.frames > 0 and seconds > max_duration_s:
+        raise BadRequest(413, f"audio is {seconds:.1f} s long; the limit is {max_duration_s:g} s")
     try:
         audio, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except Exception as err:  # noqa: BLE001
@@ -110,9 +109,8 @@ def decode_audio(data: bytes, max_duration_s: float) -> tuple[np.ndarray, int]:
 
 def decode_video(data: bytes, fps: float) -> np.ndarray:
     """Decode a video upload at ``fps`` -> frames (T, H, W, 3) uint8 (torch imported first)."""
-    import torch  # noqa: F401 - decord must be imported after torch
-
     import decord
+    import torch  # noqa: F401 - decord must be imported after torch
 
     if not data:
         raise BadRequest(400, "the uploaded video is empty")
