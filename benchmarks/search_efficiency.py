@@ -57,9 +57,13 @@ SPACE = SearchSpace(name="bench_grid", description="12-point av_singing sub-spac
                                          "lr": 1e-3},))
 
 
+TRAIN_LENGTH = 256  # training mixtures per epoch (--train-length)
+
+
 def _base(cache: Path, epochs: int) -> dict[str, Any]:
-    return {"model": {"preset": "tiny"}, "data": {"cache": str(cache), "train_length": 32,
-                                                  "val_length": 8},
+    return {"model": {"preset": "tiny"}, "data": {"cache": str(cache),
+                                                  "train_length": TRAIN_LENGTH,
+                                                  "val_length": 16},
             "train": {"epochs": epochs, "patience": epochs}, "eval": {"examples": 0}}
 
 
@@ -125,7 +129,11 @@ def main() -> None:
                         help="prepared cache at the tiny MMDenseNet's rate (default: generate)")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--num-samples", type=int, default=8)
+    parser.add_argument("--train-length", type=int, default=TRAIN_LENGTH,
+                        help="training mixtures per epoch (enough that configurations differ)")
     args = parser.parse_args()
+    global TRAIN_LENGTH
+    TRAIN_LENGTH = args.train_length
     os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
     work = Path(tempfile.mkdtemp(prefix="avsep-bench-"))
     cache = args.cache
@@ -151,6 +159,7 @@ def main() -> None:
     search_epochs = sum(t["epochs"] for t in search["trials"])
     figures = {
         "subspace_points": len(grid), "epochs_per_trial": args.epochs,
+        "train_items_per_epoch": TRAIN_LENGTH, "cache": str(cache),
         "grid_best_sdr_db": target, "grid_trial_epochs": grid_epochs,
         "search_trials": len(search["trials"]), "search_failed_trials": search["failed"],
         "search_best_sdr_db": best_so_far, "search_trial_epochs_total": search_epochs,

@@ -35,7 +35,8 @@ VISUAL_CONTEXT = Categorical("visual_context", ("visual", "visual_motion", "visu
                              "visual context of the final multiply (class probabilities)",
                              when="conditioning=final_multiply")
 MASK = Categorical("mask", ("ratio_l2", "ratio_l1", "binary_bce"),
-                   "mask type with its loss (ratio: L2 or L1 on magnitudes, binary: weighted BCE)")
+                   "mask type with its loss (ratio: L2 or L1 on the masks, eq. 7; "
+                   "binary: weighted BCE)")
 FREQUENCY_SCALE = Categorical("frequency_scale", ("linear", "log"),
                               "linear STFT bins or a log-frequency warp of the input")
 MAGNITUDE_SCALE = Categorical("magnitude_scale", ("db_norm", "log"),
