@@ -11,7 +11,7 @@ HELP = "separate an audio (or video) file locally with a trained model, without 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="wav / flac / ogg / mp3, or mp4 / mkv with sound")
-    parser.add_argument("--model", default="models:/avsep@champion",
+    parser.add_argument("--model", default="models:/avsep-av_singing@champion",
                         help="models:/NAME@alias, runs:/RUN_ID/model or a model package folder")
     parser.add_argument("--mlflow-uri", default=None)
     parser.add_argument("--video", type=Path, action="append", default=[],

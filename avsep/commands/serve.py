@@ -11,7 +11,7 @@ HELP = "serve a model over HTTP with Ray Serve (POST /separate, GET /info, GET /
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="models:/avsep@champion",
+    parser.add_argument("--model", default="models:/avsep-av_singing@champion",
                         help="models:/NAME@alias, runs:/RUN_ID/model or a model package folder "
                              "(default: %(default)s)")
     parser.add_argument("--mlflow-uri", default=None,
