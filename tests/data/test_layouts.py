@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
 from pathlib import Path
@@ -15,16 +14,7 @@ import soundfile as sf
 from avsep.cli import main as cli
 from avsep.data.layouts import LAYOUTS, read_layout
 from avsep.data.records import DataError
-
-
-def _sibling(name: str):  # noqa: ANN202 - a test module
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-write_mp4 = _sibling("test_video").write_mp4
+from tests.data.test_video import write_mp4
 
 
 def wav(path: Path, seconds: float = 0.25, rate: int = 8000, channels: int = 1,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from pathlib import Path
 
@@ -13,17 +12,9 @@ import soundfile as sf
 
 from avsep.data.prepare import PrepareSettings, prepare, settings_from_model
 from avsep.data.records import DataError
+from tests.data import test_layouts as tl
+from tests.data import test_video as tv
 
-
-def _sibling(name: str):  # noqa: ANN202 - a test module
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-tv = _sibling("test_video")
-tl = _sibling("test_layouts")
 FPS = 25
 SETTINGS = PrepareSettings(sample_rate=8000, fps=25.0, crop=(32, 32), video_channels=3)
 

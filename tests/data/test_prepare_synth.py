@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -11,17 +10,8 @@ import pytest
 import soundfile as sf
 
 from avsep.data.video import crop_frames, detect_mouth_boxes, fit_boxes, open_video
-
-
-def _sibling(name: str):  # noqa: ANN202 - a test module
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-tv = _sibling("test_video")
-tl = _sibling("test_layouts")
+from tests.data import test_layouts as tl
+from tests.data import test_video as tv
 
 
 def pyav_frames(path: Path) -> np.ndarray:
