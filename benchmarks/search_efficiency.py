@@ -57,17 +57,17 @@ SPACE = SearchSpace(name="bench_grid", description="12-point av_singing sub-spac
                                          "lr": 1e-3},))
 
 
-TRAIN_LENGTH = 256  # training mixtures per epoch (--train-length)
+TRAIN_LENGTH = 256  # default training mixtures per epoch: enough that configurations differ
 
 
-def _base(cache: Path, epochs: int) -> dict[str, Any]:
+def _base(cache: Path, epochs: int, train_length: int) -> dict[str, Any]:
     return {"model": {"preset": "tiny"}, "data": {"cache": str(cache),
-                                                  "train_length": TRAIN_LENGTH,
+                                                  "train_length": train_length,
                                                   "val_length": 16},
             "train": {"epochs": epochs, "patience": epochs}, "eval": {"examples": 0}}
 
 
-def run_grid(cache: Path, epochs: int, work: Path) -> list[dict[str, Any]]:
+def run_grid(cache: Path, epochs: int, train_length: int, work: Path) -> list[dict[str, Any]]:
     """Every grid point with the bare loop; returns params, best val/sdr, seconds."""
     import optuna
     import torch
@@ -79,7 +79,7 @@ def run_grid(cache: Path, epochs: int, work: Path) -> list[dict[str, Any]]:
     points = list(itertools.product(MODALITY.choices, MASK_LAYER.choices, LR.choices))
     for i, (modality, mask_layer, lr) in enumerate(points):
         params = {"modality": modality, "mask_layer": mask_layer, "lr": lr}
-        cfg = validate(merge(_base(cache, epochs),
+        cfg = validate(merge(_base(cache, epochs, train_length),
                              grid_space(optuna.trial.FixedTrial(params))["experiment"]))
         root = work / f"grid{i}"
         start = time.perf_counter()
@@ -93,7 +93,8 @@ def run_grid(cache: Path, epochs: int, work: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def run_search(cache: Path, epochs: int, samples: int, work: Path) -> dict[str, Any]:
+def run_search(cache: Path, epochs: int, train_length: int, samples: int,
+               work: Path) -> dict[str, Any]:
     """The driver on the sub-space; returns per-trial (completion order) epochs and SDR."""
     from avsep.platform.tune import SearchOptions, prepare, run
 
@@ -101,7 +102,7 @@ def run_search(cache: Path, epochs: int, samples: int, work: Path) -> dict[str, 
     config = work / "base.yaml"
     import yaml
 
-    base = _base(cache, epochs)
+    base = _base(cache, epochs, train_length)
     config.write_text(yaml.safe_dump({k: v for k, v in base.items() if k != "model"}))
     plan = prepare(SearchOptions(space=SPACE.name, data=str(cache), num_samples=samples,
                                  max_epochs=epochs, storage=str(work / "results"),
@@ -132,8 +133,6 @@ def main() -> None:
     parser.add_argument("--train-length", type=int, default=TRAIN_LENGTH,
                         help="training mixtures per epoch (enough that configurations differ)")
     args = parser.parse_args()
-    global TRAIN_LENGTH
-    TRAIN_LENGTH = args.train_length
     os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
     work = Path(tempfile.mkdtemp(prefix="avsep-bench-"))
     cache = args.cache
@@ -145,11 +144,11 @@ def main() -> None:
         cache = make_demo_cache(work / "cache", sample_rate=spec.stft.sample_rate,
                                 crop=tuple(spec.crop), fps=spec.fps, seconds=6.0,
                                 singers={"train": 4, "val": 2, "test": 1}, instruments=())
-    grid = run_grid(cache, args.epochs, work)
+    grid = run_grid(cache, args.epochs, args.train_length, work)
     target = max(r["best_sdr"] for r in grid)
     grid_epochs = sum(r["epochs"] for r in grid)
     grid_seconds = sum(r["seconds"] for r in grid)
-    search = run_search(cache, args.epochs, args.num_samples, work)
+    search = run_search(cache, args.epochs, args.train_length, args.num_samples, work)
     used, reached_at, best_so_far = 0, None, float("-inf")
     for trial in search["trials"]:
         used += trial["epochs"]
@@ -159,7 +158,7 @@ def main() -> None:
     search_epochs = sum(t["epochs"] for t in search["trials"])
     figures = {
         "subspace_points": len(grid), "epochs_per_trial": args.epochs,
-        "train_items_per_epoch": TRAIN_LENGTH, "cache": str(cache),
+        "train_items_per_epoch": args.train_length, "cache": str(cache),
         "grid_best_sdr_db": target, "grid_trial_epochs": grid_epochs,
         "search_trials": len(search["trials"]), "search_failed_trials": search["failed"],
         "search_best_sdr_db": best_so_far, "search_trial_epochs_total": search_epochs,

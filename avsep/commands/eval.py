@@ -29,7 +29,7 @@ def _run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from avsep.data.datasets import dataset_options, make_dataset
-    from avsep.platform.data import resolve_cache
+    from avsep.platform.data import model_dataset_options, resolve_cache
     from avsep.platform.evaluate import evaluate, write_evaluation
     from avsep.platform.report import markdown
     from avsep.serve.loading import load_model
@@ -39,11 +39,9 @@ def _run(args: argparse.Namespace) -> int:
         print(f"avsep eval: {args.model} is a {model.task} model; eval scores separators")
         return 2
     cache = resolve_cache(args.data, model.spec, (args.split,))
-    options = {}
+    options = model_dataset_options(model, {})
     if args.test_seconds and "test_seconds" in dataset_options(model.data_kind):
         options["test_seconds"] = args.test_seconds
-    if "vad" in model.inputs:
-        options["vad"] = True
     dataset = make_dataset(model.data_kind, cache, model.spec, args.split, **options)
     wiener = args.wiener if args.wiener is not None else \
         int(payload.get("metrics", {}).get("val/wiener", 0))

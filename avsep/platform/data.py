@@ -106,19 +106,35 @@ def resolve_cache(root: Path | str | None, spec: Any,
                         + "\n".join(reasons) + "\nprepare one with `avsep prepare --model NAME`")
 
 
-def build_dataset(cfg: ExperimentConfig, model: Any, split: str, **extra: Any) -> Dataset:
-    """The mixing dataset of ``split`` for ``model`` (its ``data_kind`` and ``spec``)."""
-    from avsep.data.datasets import dataset_options, make_dataset
+def model_dataset_options(model: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` completed with what ``model``'s source layout needs from its dataset.
+
+    Models that read ``vad`` get it; a model whose outputs are the URMP instruments (C-U-Net,
+    MHU-Net) gets one slot per instrument (``source_names``); another instrument model (Sound
+    of Pixels) gets mixtures of 2 up to its number of video streams (``num_sources``).
+    Used for training, validation and ``avsep eval`` alike.
+    """
+    from avsep.data.datasets import dataset_options
     from avsep.data.records import URMP_INSTRUMENTS
 
-    length = cfg.data.train_length if split == "train" else cfg.data.val_length
-    options: dict[str, Any] = {**cfg.data.options, "length": length, **extra}
     valid = dataset_options(model.data_kind)
     if "vad" in model.inputs and "vad" in valid:
         options.setdefault("vad", True)
     names = tuple(getattr(model, "source_names", ()))
     if "source_names" in valid and names and set(names) <= set(URMP_INSTRUMENTS):
-        options.setdefault("source_names", names)  # one output per URMP instrument (C-U-Net)
+        options.setdefault("source_names", names)
+    elif "num_sources" in valid:
+        streams = int(model.spec.extra.get("video_streams", len(names) or 2))
+        options.setdefault("num_sources", (2, max(2, streams)))
+    return options
+
+
+def build_dataset(cfg: ExperimentConfig, model: Any, split: str, **extra: Any) -> Dataset:
+    """The mixing dataset of ``split`` for ``model`` (its ``data_kind`` and ``spec``)."""
+    from avsep.data.datasets import make_dataset
+
+    length = cfg.data.train_length if split == "train" else cfg.data.val_length
+    options = model_dataset_options(model, {**cfg.data.options, "length": length, **extra})
     if split == "train":
         options.setdefault("seed", cfg.train.seed)
     cache = resolve_cache(cfg.data.cache, model.spec, (split,))

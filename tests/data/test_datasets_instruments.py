@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 
 from avsep.data.datasets import make_dataset
 from avsep.data.datasets.mixing import rms
-from avsep.data.records import URMP_INSTRUMENTS
+from avsep.data.records import URMP_INSTRUMENTS, DataError
 from tests.data.cache_factory import frame_numbers, make_demo_cache, tiny_spec
 
 SPEC = tiny_spec(clip_seconds=1.0)
@@ -116,6 +116,12 @@ def test_test_set_is_sequential_real_ensembles(cache: Path) -> None:
         raw = ds.store.audio(part.pick[1], part.window.start, 8000)
         np.testing.assert_array_equal(item["sources"][part.slot].numpy(), raw)
     assert int(item["num_sources"]) == len(recipe.parts) >= 2
-    pairs = make_dataset("instruments", cache, SPEC, "test", num_sources=2)
     largest = max(len(t.by_role("instrument")) for t in ensembles)
-    assert largest > 2 and pairs[0]["sources"].shape[0] == largest  # room for every player
+    trios = make_dataset("instruments", cache, SPEC, "test", num_sources=(2, largest))
+    assert len(trios) == len(ds) and trios[0]["sources"].shape[0] == largest
+    # a model with fewer source slots than the players of every test ensemble has nothing to
+    # be scored on: said plainly, instead of feeding it more streams than it has
+    smallest = min(len(t.by_role("instrument")) for t in ensembles)
+    assert smallest > 2
+    with pytest.raises(DataError, match="no test ensemble"):
+        make_dataset("instruments", cache, SPEC, "test", num_sources=2)

@@ -28,7 +28,7 @@ Item (``L = spec.clip_samples``, ``T = spec.frames_per_clip`` or 1 with
 
 Test split: the real ensembles of the test tracks (2+ instruments), cut sequentially into
 clip-length segments and summed at their recorded levels (URMP evaluation, Solos paper). In the
-slots layout S is then the larger of ``num_sources``' high end and the largest ensemble.
+slots layout S stays ``num_sources``' high end: ensembles with more players are left out.
 """
 
 from __future__ import annotations
@@ -156,8 +156,8 @@ class InstrumentsDataset(MixingDataset):
             members = by_track[track_id]
             if len(members) < 2:
                 continue
-            if not self.source_names:  # room for the largest ensemble
-                self.slots = max(self.slots, len(members))
+            if not self.source_names and len(members) > self.slots:
+                continue  # more players than the model has source slots
             for _, source in members:
                 self.check_channels(source)
             if self.video:
@@ -171,7 +171,8 @@ class InstrumentsDataset(MixingDataset):
         if not segments:
             raise DataError(
                 self.index.index_path,
-                f"no test ensemble of 2+ instruments at least {self.spec.clip_seconds:g} s long",
+                f"no test ensemble of 2..{self.slots} instruments at least "
+                f"{self.spec.clip_seconds:g} s long",
             )
         return segments
 
