@@ -56,7 +56,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"avsep train: {cfg.model.name} ({cfg.model.preset}) on {args.workers} worker(s), "
           f"{cfg.train.epochs} epoch(s); results in {storage / name}" +
           (f"; MLflow {uri}" if uri else ""))
-    init_ray()
+    init_ray(max(2, args.workers + 1))  # DDP workers plus the trainer's coordinator
     result = fit(cfg, run, args.workers, args.gpus_per_worker, storage, name)
     if result.error:
         print(f"avsep train: failed: {result.error}")

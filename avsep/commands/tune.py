@@ -26,8 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_mlflow(parser)
     parser.add_argument("--name", default=None, help="study name (default: the space name)")
     parser.add_argument("--config", default=None, help="base experiment config (YAML/JSON)")
-    parser.add_argument("--preset", choices=("tiny", "paper"), default="tiny",
-                        help="model size (tiny for CPU; paper on a GPU cluster)")
+    parser.add_argument("--preset", choices=("tiny", "paper"), default=None,
+                        help="model size (tiny for CPU; paper on a GPU cluster); default: the "
+                             "config file's model.preset, else tiny")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-concurrent", type=int, default=None,
                         help="trials at once (default: what the cluster's CPUs/GPUs fit)")

@@ -25,7 +25,6 @@ source waveforms (B, S, C, L), optionally after Wiener EM.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any, ClassVar
 
 import torch
@@ -212,23 +211,13 @@ class SeparationModel(ZooModel):
         return loss_for(self.mask_type, self.loss_name, **options)(out, inputs)
 
 
-def _wiener_function() -> Any:
-    import avsep.audio as audio
-
-    fn = getattr(audio, "wiener", None)
-    if isinstance(fn, ModuleType):
-        fn = getattr(fn, "wiener", None)
-    if fn is None:
-        raise RuntimeError("avsep.audio.wiener is not available; use wiener_iterations=0")
-    return fn
-
-
 def wiener_refine(estimate: torch.Tensor, mix: torch.Tensor, iterations: int) -> torch.Tensor:
     """Wiener EM on complex estimates (B, S, C, F, N) with mixture (B, C, F, N) -> same shape.
 
     Uses the magnitudes of ``estimate`` as targets (norbert's axis order: (B, N, F, C, S)).
     """
-    wiener = _wiener_function()
+    from avsep.audio import wiener
+
     targets = estimate.abs().permute(0, 4, 3, 2, 1)  # (B, N, F, C, S)
     # positional, as in docs/contracts.md: (targets, mix, iterations, softmask, residual)
     refined = wiener(targets, mix.permute(0, 3, 2, 1), iterations, False, False)

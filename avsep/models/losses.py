@@ -92,13 +92,17 @@ def _ratio(name: str) -> Loss:
     return loss
 
 
-def _binary(pos_weight: float = 1.0, weighting: str = "log1p") -> Loss:
+def _binary(pos_weight: float = 1.0, weighting: str = "log1p",
+            binary_mode: str = "threshold") -> Loss:
     if weighting not in ("log1p", "none"):
         raise ValueError(f"unknown BCE weighting {weighting!r}; valid choices: log1p, none")
+    if binary_mode not in ("threshold", "largest"):
+        raise ValueError(f"unknown binary mask mode {binary_mode!r}; valid choices: "
+                         "threshold, largest")
 
     def loss(out: dict[str, torch.Tensor], t: LossInputs) -> torch.Tensor:
         mask = _key(out, "mask", "binary").float().clamp(EPS, 1 - 1e-6)
-        target = ideal_binary_mask(t.sources.abs())
+        target = ideal_binary_mask(t.sources.abs(), mode=binary_mode)
         bce = -(pos_weight * target * mask.log() + (1 - target) * (1 - mask).log())
         if weighting == "none":
             return bce.mean()
@@ -156,7 +160,9 @@ def _si_sdr_loss(out: dict[str, torch.Tensor], t: LossInputs) -> torch.Tensor:
 def loss_for(mask_type: str, name: str | None = None, **options: Any) -> Loss:
     """The loss function for ``mask_type`` named ``name`` (default: first of its row).
 
-    Options: ``binary``/``bce``: ``pos_weight`` (float), ``weighting`` ("log1p" | "none");
+    Options: ``binary``/``bce``: ``pos_weight`` (float), ``weighting`` ("log1p" | "none"),
+    ``binary_mode`` ("threshold": conditioned U-Net eq. 3 | "largest": the complementary masks
+    Sound of Pixels trains on);
     ``complex``/``mse``: ``bound`` (float, must match the model's mask bound).
     """
     if mask_type not in LOSSES:
@@ -167,7 +173,8 @@ def loss_for(mask_type: str, name: str | None = None, **options: Any) -> Loss:
             f"unknown loss {name!r} for {mask_type} masks; valid choices: "
             f"{', '.join(LOSSES[mask_type])}"
         )
-    allowed = {("binary", "bce"): {"pos_weight", "weighting"}, ("complex", "mse"): {"bound"}}
+    allowed = {("binary", "bce"): {"pos_weight", "weighting", "binary_mode"},
+               ("complex", "mse"): {"bound"}}
     extra = set(options) - allowed.get((mask_type, name), set())
     if extra:
         raise ValueError(f"loss {mask_type}/{name} takes no option(s) {sorted(extra)}")

@@ -12,7 +12,7 @@ MMDenseLSTM without its LSTMs, multi-band as in Takahashi & Mitsufuji's MMDenseN
   runs at hop/2 = 25 frames/s, the video rate. The decoder mirrors it with transposed convs of
   the same strides, concatenating the encoder's compressed maps (skip connections);
 * ``av_mmdensenet``: the visual front-end gives (B, 1, T_v, N) per-frame features; they are
-  resampled to the bottleneck's frame count (identity when T_v already matches), inflated
+  aligned frame by frame with the bottleneck (see ``_align_frames``), inflated
   (repeated) along frequency and concatenated to each band's bottleneck input;
 * the bands are re-joined along frequency and a 1×1 conv gives one map per source and channel;
   with the mask layer (default) ``magnitude = sigmoid(maps) * |X|``, without it
@@ -105,6 +105,19 @@ def _fit(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     return F.pad(x, (0, size[1] - x.shape[-1], 0, size[0] - x.shape[-2])).contiguous()
 
 
+def _align_frames(visual: torch.Tensor, steps: int) -> torch.Tensor:
+    """Visual features (B, N, T_v) on ``steps`` bottleneck steps: (B, N, steps).
+
+    The bottleneck runs at the video rate up to the STFT's extra edge frame, so frame k stays
+    step k: crop, or repeat the last frame; only a real rate mismatch (more than one frame
+    apart) is resampled linearly.
+    """
+    if abs(visual.shape[-1] - steps) > 1:
+        return F.interpolate(visual, size=steps, mode="linear", align_corners=False)
+    visual = visual[..., :steps]
+    return F.pad(visual, (0, steps - visual.shape[-1]), mode="replicate")
+
+
 class DenseBand(nn.Module):
     """One band's dense encoder-decoder; ``forward(x (B, C_in, T, F), visual (B, N, T_b))``."""
 
@@ -157,7 +170,7 @@ class DenseBand(nn.Module):
         if self.visual_dim:
             if visual is None:
                 raise ValueError("this band fuses visual features; none were given")
-            v = F.interpolate(visual, size=x.shape[2], mode="linear", align_corners=False)
+            v = _align_frames(visual, x.shape[2])
             x = torch.cat([x, v.unsqueeze(-1).expand(-1, -1, -1, x.shape[3])], dim=1)
         x = self.bottleneck(x)
         for up, block, skip in zip(self.ups, self.up_blocks, reversed(skips), strict=True):

@@ -86,7 +86,8 @@ class SoundOfPixels(SeparationModel):
         self.config, self.preset = config, preset
         self.source_names = tuple(f"source{i + 1}" for i in range(num_sources))
         self.spec = sop_spec(config, num_sources)
-        self.loss_options = {"weighting": "log1p"}
+        # Solos paper IV-C: complementary targets, M_n = 1 where source n is the loudest
+        self.loss_options = {"weighting": "log1p", "binary_mode": "largest"}
         self.warp = LogFrequencyWarp(config.stft.n_bins, config.log_bins)
         self.unet = UNet(1, config.components, config.channels, dropout=0.0)
         resnet = config.frontend.startswith("resnet")

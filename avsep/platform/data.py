@@ -16,6 +16,7 @@ in that instrument's slot (``source_names``).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,7 +154,9 @@ def make_loaders(cfg: ExperimentConfig, model: Any, rank: int = 0, world_size: i
         val_sampler = DistributedSampler(val_set, world_size, rank, shuffle=False)
     common = {"num_workers": cfg.data.num_workers, "pin_memory": torch.cuda.is_available(),
               "persistent_workers": cfg.data.num_workers > 0}
-    drop_last = len(train_set) >= 2 * cfg.train.batch_size  # keep BatchNorm off 1-item batches
+    # keep BatchNorm off 1-item batches, judged on what each DDP rank sees
+    per_rank = math.ceil(len(train_set) / world_size)
+    drop_last = per_rank >= 2 * cfg.train.batch_size
     train = DataLoader(train_set, batch_size=cfg.train.batch_size, sampler=train_sampler,
                        shuffle=train_sampler is None, drop_last=drop_last, **common)
     val = DataLoader(val_set, batch_size=cfg.train.batch_size, sampler=val_sampler,

@@ -120,7 +120,10 @@ def _train_epoch(model: torch.nn.Module, base: Any, loader: Any, optimizer: torc
         size = batch["mixture"].shape[0]
         total += loss.item() * size
         count += size
-    return total / max(count, 1)
+    if count == 0:
+        raise ValueError(f"epoch {epoch + 1} trained on no batch: data.train_length is too small "
+                         f"for batch size {cfg.train.batch_size} on this many DDP workers")
+    return total / count
 
 
 def _logger(run: RunContext, state: ckpt.TrainState, session: Session, cfg: ExperimentConfig):

@@ -45,7 +45,7 @@ class SearchOptions:
     mlflow_uri: str | None = None
     name: str | None = None
     config: str | None = None
-    preset: str = "tiny"
+    preset: str | None = None  # None: the base config's model.preset, else "tiny"
     seed: int = 0
     grace_period: int = 1
     reduction_factor: int = 2
@@ -162,7 +162,8 @@ def prepare(options: SearchOptions) -> Plan:
     validate(merge({"model": {"name": "(from the space)"}}, base), options.config or "config")
     data = options.data or base.get("data", {}).get("cache")
     find_caches(data)  # the folder exists and holds caches
-    base = merge(base, {"model": {"preset": options.preset},
+    preset = options.preset or base.get("model", {}).get("preset", "tiny")
+    base = merge(base, {"model": {"preset": preset},
                         "data": {"cache": str(Path(data).expanduser().resolve())},
                         "train": {"epochs": options.max_epochs, "seed": options.seed}})
     check_space_configs(space, base, options.check_samples, options.seed)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from avsep.search_spaces.av_singing import EXTRA_VOCAL_SHARE
 from avsep.search_spaces.base import (
     BATCH_SIZE,
     LEARNING_RATE,
@@ -17,11 +18,10 @@ from avsep.search_spaces.base import (
     experiment,
     train_options,
 )
-from avsep.search_spaces.dims import Categorical, Float, TrialLike
+from avsep.search_spaces.dims import Categorical, TrialLike
 
 VISUAL = Categorical("visual", ("end_to_end", "vocalist"),
                      "visual encoder trained end to end, or the frozen VocaLiST one")
-EXTRA_VOCAL_SHARE = Float("extra_vocal_share", 0.0, 0.75, "share of v+ training mixtures")
 
 
 def space(trial: TrialLike) -> dict[str, Any]:

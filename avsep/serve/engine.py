@@ -151,6 +151,9 @@ class Separator:
             audio = torchaudio.functional.resample(audio, request.rate, self.rate)
         channels, length = audio.shape
         model_channels = self.spec.channels
+        if model_channels > 1 and channels not in (1, model_channels):
+            raise BadRequest(400, f"this model separates {model_channels}-channel audio; got "
+                                  f"{channels} channels (send mono or {model_channels} channels)")
         per_channel = model_channels == 1 and channels > 1
         if model_channels == 2 and channels == 1:
             audio = audio.expand(2, -1)
@@ -162,7 +165,13 @@ class Separator:
             if not request.videos:
                 raise BadRequest(400, "this model is audio-visual: send a `video` file (or an "
                                       "audio upload with its own video track)")
+            wanted = int(self.spec.extra.get("video_streams", 1))
+            padded = self.model.data_kind == "instruments"  # all-zero streams = absent sources
+            if len(request.videos) > wanted or (len(request.videos) < wanted and not padded):
+                raise BadRequest(400, f"this model needs {wanted} video stream(s) (one `video` "
+                                      f"field each), got {len(request.videos)}")
             streams = [self._video_stream(v, length / self.rate) for v in request.videos]
+            streams += [torch.zeros_like(streams[0])] * (wanted - len(streams))
             video_chunks = self._video_chunks(streams, plan)
         if self.needs_labels:
             if not request.labels:

@@ -7,6 +7,7 @@ the same app serves under Ray Serve and in tests.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import zipfile
 from collections.abc import Awaitable, Callable
@@ -41,20 +42,58 @@ def _int_field(value: Any, name: str, low: int, high: int) -> int:
 async def _read_upload(form_value: Any, name: str, limits: Limits) -> bytes:
     if isinstance(form_value, str) or not hasattr(form_value, "read"):
         raise BadRequest(400, f"`{name}` must be a file upload (multipart/form-data)")
-    data = await form_value.read()
+    data = await form_value.read(limits.max_upload_bytes + 1)
     if len(data) > limits.max_upload_bytes:
-        raise BadRequest(413, f"`{name}` is {len(data)} bytes; the limit is "
-                              f"{limits.max_upload_bytes}")
+        raise BadRequest(413, f"`{name}` is larger than the upload limit of "
+                              f"{limits.max_upload_bytes} bytes")
     return data
 
 
-def _own_video_track(data: bytes, fps: float) -> np.ndarray:
+def _own_video_track(data: bytes, fps: float, size: tuple[int, int] | None,
+                     max_duration_s: float) -> np.ndarray:
     """The video track of the audio upload itself, for AV models sent no `video` field."""
     try:
-        return decode_video(data, fps)
+        return decode_video(data, fps, size, max_duration_s)
     except BadRequest as err:
         raise BadRequest(400, "this model is audio-visual: send a `video` file, or upload a "
                               f"video with its sound track as `audio` ({err.message})") from err
+
+
+def _text_field(form: Any, name: str) -> str | None:
+    value = form.get(name)
+    if value is not None and not isinstance(value, str):
+        raise BadRequest(400, f"`{name}` must be a text field, not a file")
+    return value
+
+
+def _prepare(separator: Separator, limits: Limits, audio_bytes: bytes,
+             video_bytes: list[bytes], fields: dict[str, str | None]):
+    """Decode and check one request -> (chunk jobs, answer format, Wiener iterations)."""
+    audio, rate = decode_audio(audio_bytes, limits.max_duration_s)
+    fmt = fields["format"] or "zip"
+    if fmt != "zip" and fmt not in separator.model.source_names:
+        raise BadRequest(400, f"`format` must be 'zip' or a source name "
+                              f"{list(separator.model.source_names)}, got {fmt!r}")
+    wiener = _int_field(fields["wiener_iterations"] or 0, "wiener_iterations", 0,
+                        limits.max_wiener_iterations)
+    videos = []
+    if separator.needs_video:
+        size = tuple(separator.spec.crop) if separator.spec.crop else None
+        videos = [decode_video(data, separator.spec.fps, size, limits.max_duration_s)
+                  for data in video_bytes]
+        if not videos:
+            videos.append(_own_video_track(audio_bytes, separator.spec.fps, size,
+                                           limits.max_duration_s))
+    labels = parse_labels(fields["labels"])
+    request = SeparationRequest(audio=audio, rate=rate, videos=videos, labels=labels,
+                                wiener_iterations=wiener)
+    return separator.make_jobs(request), fmt, wiener
+
+
+def _answer(separator: Separator, outputs: list, jobs: Any, fmt: str) -> Response:
+    stems = dict(zip(separator.model.source_names, separator.assemble(outputs, jobs),
+                     strict=True))
+    return encode_answer(stems, jobs.rate, fmt)
 
 
 def encode_answer(stems: dict[str, np.ndarray], rate: int, fmt: str) -> Response:
@@ -98,7 +137,7 @@ def build_http_app(separator: Separator, limits: Limits, run_items: RunItems) ->
             raise BadRequest(413, f"the request is {declared} bytes; the upload limit is "
                                   f"{limits.max_upload_bytes}")
         try:
-            form = await request.form()
+            form = await request.form(max_files=8, max_fields=8)
         except Exception as err:  # noqa: BLE001 - malformed multipart bodies
             raise BadRequest(400, f"expected a multipart/form-data body: {err}") from err
         unknown = sorted(set(form.keys()) - set(FIELDS))
@@ -107,27 +146,14 @@ def build_http_app(separator: Separator, limits: Limits, run_items: RunItems) ->
         if "audio" not in form:
             raise BadRequest(400, "missing the `audio` file field")
         audio_bytes = await _read_upload(form["audio"], "audio", limits)
-        audio, rate = decode_audio(audio_bytes, limits.max_duration_s)
-        fmt = str(form.get("format", "zip"))
-        if fmt != "zip" and fmt not in separator.model.source_names:
-            raise BadRequest(400, f"`format` must be 'zip' or a source name "
-                                  f"{list(separator.model.source_names)}, got {fmt!r}")
-        wiener = _int_field(form.get("wiener_iterations", 0), "wiener_iterations", 0,
-                            limits.max_wiener_iterations)
-        videos = []
-        if separator.needs_video:
-            for upload in form.getlist("video"):
-                data = await _read_upload(upload, "video", limits)
-                videos.append(decode_video(data, separator.spec.fps))
-            if not videos:
-                videos.append(_own_video_track(audio_bytes, separator.spec.fps))
-        labels = parse_labels(form.get("labels")) if "labels" in form else None
-        job_request = SeparationRequest(audio=audio, rate=rate, videos=videos, labels=labels,
-                                        wiener_iterations=wiener)
-        jobs = separator.make_jobs(job_request)
+        video_bytes = [await _read_upload(v, "video", limits) for v in form.getlist("video")]
+        fields = {name: _text_field(form, name) for name in ("labels", "format",
+                                                              "wiener_iterations")}
+        # decoding, resampling and encoding are CPU work: off the event loop, so the replica
+        # keeps answering and @serve.batch keeps forming batches meanwhile
+        jobs, fmt, wiener = await asyncio.to_thread(
+            _prepare, separator, limits, audio_bytes, video_bytes, fields)
         outputs = await run_items(jobs.items, wiener)
-        stems = dict(zip(separator.model.source_names, separator.assemble(outputs, jobs),
-                         strict=True))
-        return encode_answer(stems, rate, fmt)
+        return await asyncio.to_thread(_answer, separator, outputs, jobs, fmt)
 
     return app

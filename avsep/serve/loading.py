@@ -11,8 +11,8 @@ import torch
 from avsep.models.package import load_model_package
 
 
-def fetch_package(uri: str, tracking_uri: str | None = None) -> Path:
-    """Download an MLflow model URI's files (or check a local folder) -> a local folder."""
+def fetch_package(uri: str, target: Path, tracking_uri: str | None = None) -> Path:
+    """Download an MLflow model URI's files into ``target`` (or check a local folder)."""
     local = Path(uri).expanduser()
     if "://" not in uri and ":/" not in uri[:8]:
         if not local.exists():
@@ -22,10 +22,9 @@ def fetch_package(uri: str, tracking_uri: str | None = None) -> Path:
     import mlflow
 
     from avsep import settings
+    from avsep.platform.mlflow_utils import configure
 
-    mlflow.set_tracking_uri(tracking_uri or settings.default_mlflow_uri())
-    mlflow.set_registry_uri(tracking_uri or settings.default_mlflow_uri())
-    target = Path(tempfile.mkdtemp(prefix="avsep-model-"))
+    configure(tracking_uri or settings.default_mlflow_uri())
     try:
         return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(target)))
     except Exception as err:  # noqa: BLE001 - MLflow raises many kinds; say which URI failed
@@ -35,9 +34,14 @@ def fetch_package(uri: str, tracking_uri: str | None = None) -> Path:
 
 def load_model(uri: str, tracking_uri: str | None = None,
                device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
-    """(model in eval mode, its package payload) for ``uri``; weights via safetensors only."""
-    folder = fetch_package(uri, tracking_uri)
-    model, payload = load_model_package(folder, device=device)
+    """(model in eval mode, its package payload) for ``uri``; weights via safetensors only.
+
+    A downloaded package lives in a temporary folder only while it is read: the weights are
+    in memory afterwards.
+    """
+    with tempfile.TemporaryDirectory(prefix="avsep-model-") as tmp:
+        folder = fetch_package(uri, Path(tmp), tracking_uri)
+        model, payload = load_model_package(folder, device=device)
     if uri.startswith("models:/"):
         payload.setdefault("version", _registry_version(uri))
     return model, payload

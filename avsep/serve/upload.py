@@ -37,9 +37,18 @@ def check_wav_not_truncated(data: bytes) -> None:
     raise BadRequest(400, "truncated WAV: no complete 'data' chunk")
 
 
+MAX_CHANNELS = 8
+MIN_DECODE_SIDE = 32
+MAX_SAMPLE_RATE = 192_000
+
+
 def _check_samples(audio: np.ndarray, sample_rate: int, max_duration_s: float) -> np.ndarray:
     if audio.size == 0 or audio.shape[-1] == 0:
         raise BadRequest(400, "the audio track holds no samples")
+    if audio.shape[0] > MAX_CHANNELS:
+        raise BadRequest(400, f"the audio has {audio.shape[0]} channels; at most {MAX_CHANNELS}")
+    if not 0 < sample_rate <= MAX_SAMPLE_RATE:
+        raise BadRequest(400, f"sample rate {sample_rate} Hz is outside 1..{MAX_SAMPLE_RATE}")
     if not np.isfinite(audio).all():
         bad = int((~np.isfinite(audio)).sum())
         raise BadRequest(422, f"the audio holds {bad} NaN or infinite samples")
@@ -107,21 +116,36 @@ def decode_audio(data: bytes, max_duration_s: float) -> tuple[np.ndarray, int]:
     return _check_samples(audio, rate, max_duration_s), rate
 
 
-def decode_video(data: bytes, fps: float) -> np.ndarray:
-    """Decode a video upload at ``fps`` -> frames (T, H, W, 3) uint8 (torch imported first)."""
+def decode_video(data: bytes, fps: float, size: tuple[int, int] | None = None,
+                 max_duration_s: float | None = None) -> np.ndarray:
+    """Decode a video upload at ``fps`` -> frames (T, H, W, 3) uint8 (torch imported first).
+
+    With ``size`` (H, W) decord scales the frames while decoding (to a multiple of it at least
+    32 pixels on a side), so memory stays bounded by the model's crop, not the upload's
+    resolution; the engine resizes to the crop exactly. Videos longer than ``max_duration_s`` get
+    a 413 before any frame is decoded.
+    """
     import decord
     import torch  # noqa: F401 - decord must be imported after torch
 
     if not data:
         raise BadRequest(400, "the uploaded video is empty")
+    height, width = size if size else (-1, -1)
+    if size and min(size) < MIN_DECODE_SIDE:  # decord's scaler fails below this (seen: 16 px)
+        factor = -(-MIN_DECODE_SIDE // min(size))
+        height, width = height * factor, width * factor
     try:
-        reader = decord.VideoReader(io.BytesIO(data), ctx=decord.cpu(0))
+        reader = decord.VideoReader(io.BytesIO(data), ctx=decord.cpu(0), width=width,
+                                    height=height)
     except Exception as err:  # noqa: BLE001
         raise BadRequest(415, "the video could not be decoded (expected mp4 or mkv)") from err
     native_fps = reader.get_avg_fps() or fps
     count = len(reader)
     if count == 0:
         raise BadRequest(400, "the video holds no frames")
+    if max_duration_s is not None and count / native_fps > max_duration_s:
+        raise BadRequest(413, f"the video is {count / native_fps:.1f} s long; the limit is "
+                              f"{max_duration_s:g} s")
     wanted = int(np.floor(count / native_fps * fps))
     indices = np.minimum(np.round(np.arange(max(wanted, 1)) * native_fps / fps), count - 1)
     try:

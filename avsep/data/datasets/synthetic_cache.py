@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from avsep.data.audio_io import to_int16
 from avsep.data.records import URMP_INSTRUMENTS
 
 
@@ -44,11 +45,6 @@ class TrackArrays:
     performer: str | None = None
     piece: str | None = None
     annotations: dict[str, tuple[np.ndarray, float]] = field(default_factory=dict)
-
-
-def to_int16(audio: np.ndarray) -> np.ndarray:
-    """float [-1, 1] -> int16 at scale 32768 (clipped)."""
-    return np.clip(np.rint(audio * 32768.0), -32768, 32767).astype(np.int16)
 
 
 def write_cache(
