@@ -70,13 +70,23 @@ def add_noise(mixture: torch.Tensor, snr_db: float | None, generator: torch.Gene
 @torch.no_grad()
 def forward_latency_ms(model: torch.nn.Module, batch: dict[str, torch.Tensor],
                        repeats: int = 3) -> float:
-    """Median wall time (ms) of one forward pass on the first item of ``batch``."""
+    """Median wall time (ms) of one forward pass on the first item of ``batch``.
+
+    One warm-up pass first (lazy initialisation, cuDNN autotuning); on a GPU the clock reads
+    after ``torch.cuda.synchronize`` so it times the kernels, not their launch.
+    """
     one = {k: v[:1] for k, v in batch.items() if isinstance(v, torch.Tensor)}
+    cuda = any(v.is_cuda for v in one.values())
     model.eval()
+    model(one)
     times = []
     for _ in range(repeats):
+        if cuda:
+            torch.cuda.synchronize()
         start = time.perf_counter()
         model(one)
+        if cuda:
+            torch.cuda.synchronize()
         times.append((time.perf_counter() - start) * 1000)
     model.train()
     return statistics.median(times)
