@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from avsep.audio.chunking import ChunkPlan, merge, split
+
 METRICS = ("sdr", "sir", "sar", "isr", "si_sdr", "sd_sdr", "pes", "eps")
 ABLATIONS = ("video_constant", "video_noise", "video_mismatched")
 ORACLES = ("mixture", "oracle_irm", "oracle_ibm")
@@ -37,10 +39,6 @@ class Evaluation:
     rows: pd.DataFrame
     summary: pd.DataFrame
     files: list[Path] = field(default_factory=list)
-
-
-def _windows(total: int, size: int) -> list[int]:
-    return list(range(0, max(total, 1), size))
 
 
 def _slice_pad(x: torch.Tensor, start: int, size: int, dim: int) -> torch.Tensor:
@@ -56,7 +54,13 @@ def _slice_pad(x: torch.Tensor, start: int, size: int, dim: int) -> torch.Tensor
     return torch.cat([part, last.repeat(*reps)], dim=dim)
 
 
-def chunk_item(model: Any, item: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def clip_plan(model: Any, item: dict[str, torch.Tensor]) -> ChunkPlan:
+    """Consecutive clip-length windows over ``item``'s mixture (the last one zero-padded)."""
+    return ChunkPlan.for_length(item["mixture"].shape[-1], model.spec.clip_samples, overlap=0.0)
+
+
+def chunk_item(model: Any, item: dict[str, torch.Tensor],
+               plan: ChunkPlan | None = None) -> dict[str, torch.Tensor]:
     """One long item -> a batch of clip-length windows (n, ...) of every key the model reads.
 
     mixture (C, L) -> (n, C, clip) zero-padded; video (V, T, ...) -> (n, V, frames_per_clip,
@@ -64,10 +68,9 @@ def chunk_item(model: Any, item: dict[str, torch.Tensor]) -> dict[str, torch.Ten
     """
     spec = model.spec
     clip = spec.clip_samples
-    length = item["mixture"].shape[-1]
-    starts = _windows(length, clip)
-    mixture = torch.nn.functional.pad(item["mixture"], (0, len(starts) * clip - length))
-    batch = {"mixture": torch.stack([mixture[:, s:s + clip] for s in starts])}
+    plan = plan or clip_plan(model, item)
+    starts = plan.starts
+    batch = {"mixture": split(item["mixture"], plan)}
     if "video" in model.inputs:
         frames = spec.frames_per_clip
         step = frames  # windows are clip-aligned, so are their frames
@@ -87,14 +90,13 @@ def chunk_item(model: Any, item: dict[str, torch.Tensor]) -> dict[str, torch.Ten
 def separate_long(model: Any, item: dict[str, torch.Tensor], wiener: int,
                   batch_size: int = 8) -> torch.Tensor:
     """Source estimates (S, C, L) for a long item, window by window."""
-    batch = chunk_item(model, item)
+    plan = clip_plan(model, item)
+    batch = chunk_item(model, item, plan)
     outputs = []
     for start in range(0, batch["mixture"].shape[0], batch_size):
         part = {k: v[start:start + batch_size] for k, v in batch.items()}
         outputs.append(model.separate(part, wiener_iterations=wiener))
-    est = torch.cat(outputs)  # (n, S, C, clip)
-    est = est.permute(1, 2, 0, 3).reshape(est.shape[1], est.shape[2], -1)
-    return est[..., :item["mixture"].shape[-1]]
+    return merge(torch.cat(outputs), plan)  # (n, S, C, clip) -> (S, C, L)
 
 
 def ablate(item: dict[str, torch.Tensor], kind: str, other: dict[str, torch.Tensor],

@@ -17,8 +17,9 @@ import torch
 import torch.nn.functional as F
 import torchaudio
 
+from avsep.audio.chunking import ChunkPlan, merge, split
 from avsep.data.records import URMP_INSTRUMENTS
-from avsep.serve.chunking import ChunkPlan, merge, split
+from avsep.data.video import LUMA
 from avsep.serve.errors import BadRequest
 
 SUPPORTED_INPUTS = {"mixture", "video", "labels"}
@@ -126,7 +127,7 @@ class Separator:
             )
         video = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
         if self.spec.video_channels == 1:
-            weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+            weights = torch.from_numpy(LUMA).view(1, 3, 1, 1)
             video = (video * weights).sum(1, keepdim=True)
         if self.spec.crop:
             video = F.interpolate(video, size=tuple(self.spec.crop), mode="bilinear",

@@ -15,8 +15,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from avsep.data.video import LUMA
+
 # ITU-R BT.601 luma weights for 3 -> 1 channel conversion
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 _EPS = 1e-6
 
 
@@ -80,7 +81,7 @@ def to_model_frames(
     t, h, w, cv = frames.shape
     if cv != channels:
         if cv == 3 and channels == 1:
-            frames = np.rint(frames.astype(np.float32) @ _LUMA)[..., None].astype(np.uint8)
+            frames = np.rint(frames.astype(np.float32) @ LUMA)[..., None].astype(np.uint8)
         elif cv == 1 and channels == 3:
             frames = np.repeat(frames, 3, axis=-1)
         else:

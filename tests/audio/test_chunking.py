@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from avsep.serve.chunking import ChunkPlan, merge, split
+from avsep.audio.chunking import ChunkPlan, merge, split
 
 
 @pytest.mark.parametrize("length", [1, 63, 64, 65, 1000, 4097])
