@@ -28,6 +28,20 @@ class TrackingError(RuntimeError):
     """The MLflow tracking URI cannot be used; the message says why."""
 
 
+def resolve_tracking_uri(explicit: str | None = None, root: Path | None = None) -> str:
+    """The tracking URI every command uses, by MLflow's own precedence.
+
+    ``explicit`` (``--mlflow-uri``) first, then ``$MLFLOW_TRACKING_URI``, then the embedded
+    default ``sqlite:///<root or $AVSEP_HOME>/mlflow.db``. Not checked: see
+    :func:`check_tracking_uri`.
+    """
+    import os
+
+    from avsep import settings
+
+    return explicit or os.environ.get("MLFLOW_TRACKING_URI") or settings.default_mlflow_uri(root)
+
+
 def check_tracking_uri(uri: str, timeout_s: float = 5.0) -> str:
     """Return ``uri`` when MLflow can use it, else raise :class:`TrackingError`."""
     if uri.startswith("sqlite:///"):
