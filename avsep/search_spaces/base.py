@@ -29,12 +29,39 @@ WIENER = Scored("wiener_iterations", (0, 1, 2), "multichannel Wiener EM iteratio
 
 
 @dataclass(frozen=True)
+class PaperPoint:
+    """One configuration a paper reports: its table row and the flat Optuna parameters.
+
+    ``paper`` names the source (e.g. ``"Slizovskaia et al. 2021"``), ``table`` and
+    ``experiment`` the row (e.g. ``"Table 3"``, ``"exp 9"``), ``params`` the flat parameter dict
+    that the space's define-by-run function samples for that configuration (only the parameters
+    that configuration samples), ``reported`` the paper's own figures for that row (metric name
+    -> value, e.g. ``{"SDR": 5.92}``), ``note`` anything the reader should know (e.g. a
+    departure forced by CPU scale).
+    """
+
+    paper: str
+    table: str
+    experiment: str
+    params: dict[str, Any]
+    reported: dict[str, float] = field(default_factory=dict)
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        """``"Table 3 exp 9"``: the row's name in reports."""
+        return f"{self.table} {self.experiment}".strip()
+
+
+@dataclass(frozen=True)
 class SearchSpace:
     """One study: a define-by-run ``function`` plus what ``avsep spaces`` shows about it.
 
     ``points_to_evaluate`` are the papers' own configurations as flat Optuna parameter dicts
     (only the parameters that configuration samples); the driver enqueues them first.
-    ``objective`` is the default metric to maximise.
+    ``objective`` is the default metric to maximise. A space that declares ``paper_points``
+    (:class:`PaperPoint`, each with its table and experiment id) gets ``points_to_evaluate``
+    from them; reports use :meth:`paper_point_of` to show where each paper row landed.
     """
 
     name: str
@@ -44,6 +71,20 @@ class SearchSpace:
     dimensions: tuple[Dimension, ...]
     points_to_evaluate: tuple[dict[str, Any], ...] = field(default=())
     objective: str = "val/sdr"
+    paper_points: tuple[PaperPoint, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        # paper points are evaluated first: their parameters join points_to_evaluate once
+        if self.paper_points and not self.points_to_evaluate:
+            object.__setattr__(self, "points_to_evaluate",
+                               tuple(dict(p.params) for p in self.paper_points))
+
+    def paper_point_of(self, params: dict[str, Any]) -> PaperPoint | None:
+        """The paper point whose parameters ``params`` holds (None for a sampled configuration)."""
+        for point in self.paper_points:
+            if all(params.get(k) == v for k, v in point.params.items()):
+                return point
+        return None
 
     def __call__(self, trial: TrialLike) -> dict[str, Any]:
         return self.function(trial)
