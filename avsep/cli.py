@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tune": ("avsep.commands.tune", "run a hyperparameter search with Ray Tune + Optuna"),
     "eval": ("avsep.commands.eval", "paper-style evaluation report of a model"),
     "report": ("avsep.commands.report", "summarise a finished search"),
+    "reproduce": ("avsep.commands.reproduce", "check a paper's headline findings end to end"),
     "serve": ("avsep.commands.serve", "serve a model over HTTP with Ray Serve"),
     "separate": ("avsep.commands.separate", "separate a file locally, without a server"),
 }

@@ -1,0 +1,382 @@
+"""`avsep reproduce PAPER`: a paper's headline comparisons, run as platform searches.
+
+For a :class:`~avsep.studies.base.Study`:
+
+1. **data** — the user's copy (``layout``/``root``) or the synthetic corpus (written by
+   ``avsep synth`` under the output folder when missing), prepared for every space the study's
+   arms use (``avsep prepare --space``), at the chosen preset;
+2. **training** — for each seed, one search per stage over exactly the arms' configurations
+   (``platform.tune`` with the arms as the points to evaluate, no early stopping: ASHA's grace
+   period equals the epoch count), tracked in MLflow like any search;
+3. **scoring** — every arm's model, for every seed, on the test split: separation metrics
+   (``platform.evaluate``), sync accuracy against context length (``platform.sync_eval``) or
+   vocal-activity accuracy, as the arm's ``evaluation`` says;
+4. **findings** — each claim becomes ours-vs-paper with a 95 % bootstrap interval over seeds
+   and test items (:mod:`avsep.studies.stats`); ``report.md`` and ``findings.json`` are written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from avsep.studies.base import Arm, Finding, Study
+from avsep.studies.stats import Estimate, paired_difference, trend
+
+
+@dataclass
+class ReproduceOptions:
+    """What ``avsep reproduce`` can set."""
+
+    paper: str
+    out: Path
+    preset: str = "tiny"
+    epochs: int = 3
+    seeds: int = 2
+    layout: str | None = None
+    root: Path | None = None
+    train_length: int = 256
+    val_length: int = 32
+    test_items: int = 8
+    mlflow_uri: str | None = None
+    minutes: float = 4.0  # length of the synthetic corpus (more minutes: more test items)
+
+
+@dataclass
+class StudyResult:
+    """Rows of every scored arm and the verdict of every finding."""
+
+    study: Study
+    rows: pd.DataFrame
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    report: Path | None = None
+
+
+def _log(message: str) -> None:
+    print(f"[reproduce] {message}", flush=True)
+
+
+# ----------------------------------------------------------------------------- arms
+def arm_params(arm: Arm) -> dict[str, Any]:
+    """The flat parameters of ``arm``: its paper point's, overlaid with its own."""
+    from avsep.search_spaces import get
+
+    space = get(arm.space)
+    params: dict[str, Any] = {}
+    if arm.paper_point:
+        labels = {p.label: p for p in space.paper_points}
+        if arm.paper_point not in labels:
+            raise ValueError(f"arm {arm.key}: space {arm.space!r} has no paper point "
+                             f"{arm.paper_point!r}; it has: {', '.join(labels) or 'none'}")
+        params.update(labels[arm.paper_point].params)
+    params.update(arm.params)
+    return params
+
+
+def paper_figures(arm: Arm) -> dict[str, float]:
+    """What the paper reports for ``arm``'s paper point (empty when it has none)."""
+    from avsep.search_spaces import get
+
+    if not arm.paper_point:
+        return {}
+    for point in get(arm.space).paper_points:
+        if point.label == arm.paper_point:
+            return dict(point.reported)
+    return {}
+
+
+def check_study(study: Study) -> None:
+    """Every arm names a space and a configuration that the space's function accepts."""
+    import optuna
+
+    from avsep.search_spaces import get
+
+    for arm in study.arms:
+        params = arm_params(arm)
+        try:
+            get(arm.space)(optuna.trial.FixedTrial(params))
+        except ValueError as err:
+            raise ValueError(f"study {study.key}, arm {arm.key}: the parameters {params} do not "
+                             f"fit space {arm.space!r}: {err}") from None
+
+
+# ----------------------------------------------------------------------------- data
+def prepare_data(study: Study, options: ReproduceOptions) -> Path:
+    """A folder of caches that fits every model of the study's spaces (prepared when missing)."""
+    from avsep.data.prepare import prepare_for_space
+
+    root = options.root
+    layout = options.layout or study.layout
+    if root is None:
+        corpus = options.out / "corpus"
+        if not (corpus / "corpus.json").is_file():
+            from avsep.data.synth.corpus import generate
+
+            _log(f"synthesising a {options.minutes}-minute corpus in {corpus}")
+            generate(corpus, minutes=options.minutes, overwrite=True)
+        root = corpus / study.corpus
+    cache = options.out / "cache" / f"{layout}-{options.preset}"
+    for space in dict.fromkeys(a.space for a in study.arms):
+        _log(f"preparing {layout} at {root} for space {space} ({options.preset} preset)")
+        prepare_for_space(layout, root, cache, space, options.preset)
+    return cache
+
+
+# ----------------------------------------------------------------------------- training
+def _trained_runs(results: Any, arms: list[Arm]) -> dict[str, str]:
+    """training key -> MLflow run id of the trial that trained it."""
+    found: dict[str, str] = {}
+    for result in results:
+        config = result.config or {}
+        run_id = (result.metrics or {}).get("mlflow_run_id")
+        if not run_id or result.error:
+            continue
+        for arm in arms:
+            params = arm_params(arm)
+            if all(config.get(k) == v for k, v in params.items()):
+                found.setdefault(arm.training_key, run_id)
+    return found
+
+
+def train_stage(study: Study, arms: list[Arm], cache: Path, seed: int,
+                options: ReproduceOptions, stage: int, base: dict[str, Any]) -> dict[str, str]:
+    """Train the distinct configurations of ``arms`` in one search; training key -> run id."""
+    from avsep.platform import tune
+
+    spaces = {a.space for a in arms}
+    trained: dict[str, str] = {}
+    for space in sorted(spaces):
+        group = [a for a in arms if a.space == space]
+        points = list({a.training_key: arm_params(a) for a in group}.values())
+        name = f"reproduce-{study.key}-{space}-stage{stage}-seed{seed}"
+        config = options.out / "configs" / f"{name}.json"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(json.dumps(base))
+        search = tune.SearchOptions(
+            space=space, data=str(cache), num_samples=len(points), max_epochs=options.epochs,
+            grace_period=options.epochs, name=name, config=str(config), preset=options.preset,
+            seed=seed, mlflow_uri=options.mlflow_uri, register_as=f"avsep-reproduce-{study.key}",
+            storage=str(options.out / "ray_results"), check_samples=0)
+        plan = tune.prepare(search)
+        plan.space = dataclasses.replace(plan.space, points_to_evaluate=tuple(points),
+                                         paper_points=())
+        _log(f"seed {seed}, stage {stage}: training {len(points)} configuration(s) of {space} "
+             f"for {options.epochs} epoch(s)")
+        tune.init_ray(tune.local_cpus(search))
+        results = tune.build_tuner(plan).fit()
+        tune.finish(plan, results)
+        trained.update(_trained_runs(results, group))
+    return trained
+
+
+# ----------------------------------------------------------------------------- scoring
+def _score_separation(model: Any, cache: Path, arm: Arm, options: ReproduceOptions
+                      ) -> pd.DataFrame:
+    from avsep.data.datasets import make_dataset
+    from avsep.platform.data import model_dataset_options, resolve_cache
+    from avsep.platform.evaluate import evaluate
+
+    evaluation = dict(arm.evaluation)
+    cache_path = resolve_cache(cache, model.spec, ("test",))
+    dataset_opts = model_dataset_options(model, dict(evaluation.get("dataset", {})))
+    dataset = make_dataset(model.data_kind, cache_path, model.spec, "test", **dataset_opts)
+    rows = evaluate(model, dataset, int(evaluation.get("wiener", 0)), ablations=False,
+                    max_items=options.test_items)
+    return rows[rows["system"].isin(["model", "mixture"])]
+
+
+def _score_sync(model: Any, cache: Path, arm: Arm, options: ReproduceOptions) -> pd.DataFrame:
+    from avsep.platform.data import resolve_cache
+    from avsep.platform.sync_eval import evaluate_sync
+
+    cache_path = resolve_cache(cache, model.spec, ("test",))
+    contexts = tuple(arm.evaluation.get("contexts", (5, 7, 9, 11, 13, 15)))
+    rows = evaluate_sync(model, cache_path, "test", contexts=contexts,
+                         max_items=options.test_items)
+    return rows.assign(system="model")
+
+
+SCORERS: dict[str, Callable[[Any, Path, Arm, ReproduceOptions], pd.DataFrame]] = {
+    "separation": _score_separation,
+    "sync": _score_sync,
+}
+
+
+def score_arm(arm: Arm, run_id: str, cache: Path, seed: int, options: ReproduceOptions
+              ) -> pd.DataFrame:
+    """The test rows of ``arm``'s model trained with ``seed`` (columns ``arm``, ``seed`` added)."""
+    from avsep.serve.loading import load_model
+
+    if arm.protocol not in SCORERS:
+        raise ValueError(f"arm {arm.key}: unknown protocol {arm.protocol!r}; valid choices: "
+                         f"{', '.join(SCORERS)}")
+    model, _ = load_model(f"runs:/{run_id}/model", options.mlflow_uri)
+    rows = SCORERS[arm.protocol](model, cache, arm, options)
+    return rows.assign(arm=arm.key, seed=seed, run_id=run_id)
+
+
+# ----------------------------------------------------------------------------- findings
+def _select(rows: pd.DataFrame, arm: str, where: dict[str, Any]) -> pd.DataFrame:
+    part = rows[(rows["arm"] == arm) & (rows["system"] == "model")]
+    for column, value in where.items():
+        if column not in part:
+            return part.iloc[0:0]
+        values = value if isinstance(value, tuple | list) else (value,)
+        part = part[part[column].isin(values)]
+    return part
+
+
+def judge(finding: Finding, rows: pd.DataFrame) -> Estimate:
+    """Our estimate for ``finding`` (difference for ``better``, Spearman rho for trends)."""
+    direction = finding.sign * (-1.0 if finding.kind == "trend_down" else 1.0)
+    if finding.kind == "better":
+        a, b = (_select(rows, k, finding.where) for k in finding.arms)
+        if finding.metric not in a or finding.metric not in b:
+            return Estimate(float("nan"), float("nan"), float("nan"), 0)
+        return paired_difference(a, b, finding.metric, finding.sign)
+    if finding.along is not None:
+        part = _select(rows, finding.arms[0], finding.where)
+        if finding.along not in part or finding.metric not in part:
+            return Estimate(float("nan"), float("nan"), float("nan"), 0)
+        return trend(part[finding.along].to_numpy(), part[finding.metric].to_numpy(), direction)
+    parts = [(_select(rows, k, finding.where), i) for i, k in enumerate(finding.arms)]
+    xs, ys = [], []
+    for part, position in parts:
+        if finding.metric in part:
+            xs += [position] * len(part)
+            ys += part[finding.metric].tolist()
+    return trend(pd.Series(xs).to_numpy(), pd.Series(ys).to_numpy(), direction)
+
+
+def _means(finding: Finding, rows: pd.DataFrame) -> dict[str, float]:
+    out = {}
+    for key in finding.arms:
+        part = _select(rows, key, finding.where)
+        if finding.metric in part:
+            out[key] = float(part[finding.metric].astype(float).mean())
+    return out
+
+
+def findings_table(study: Study, rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """One dict per finding: claim, the paper's figures, our means and estimate, verdict."""
+    table = []
+    for finding in study.findings:
+        estimate = judge(finding, rows)
+        figures = {k: paper_figures(study.arm(k)) for k in finding.arms}
+        table.append({
+            "id": finding.id, "claim": finding.claim, "metric": finding.metric,
+            "kind": finding.kind, "paper": finding.paper,
+            "paper_figures": {k: v for k, v in figures.items() if v},
+            "ours_means": _means(finding, rows),
+            "statistic": "mean difference (dB)" if finding.kind == "better" else "Spearman rho",
+            "value": estimate.value, "ci95": [estimate.low, estimate.high], "n": estimate.n,
+            "verdict": estimate.verdict,
+        })
+    return table
+
+
+def _fmt(value: float) -> str:
+    return "–" if value != value else f"{value:+.2f}"
+
+
+def write_report(result: StudyResult, options: ReproduceOptions, folder: Path) -> Path:
+    """``report.md``, ``findings.json`` and ``rows.csv`` of a study in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    study = result.study
+    result.rows.to_csv(folder / "rows.csv", index=False)
+    (folder / "findings.json").write_text(json.dumps(result.findings, indent=1, default=str))
+    lines = [f"# {study.title}", "",
+             f"`avsep reproduce {study.key} --preset {options.preset} --epochs {options.epochs} "
+             f"--seeds {options.seeds}` on "
+             + (f"`{options.layout}` at `{options.root}`" if options.root
+                else f"the synthetic corpus ({options.minutes} min)")
+             + f"; {options.test_items} test items per seed; {result.seconds / 60:.1f} min.", "",
+             "| finding | paper | ours | 95 % interval | n | verdict |",
+             "|---|---|---|---|---:|---|"]
+    for row in result.findings:
+        means = ", ".join(f"{k} {v:.2f}" for k, v in row["ours_means"].items())
+        ours = f"{row['statistic']} {_fmt(row['value'])} ({means})"
+        low, high = row["ci95"]
+        lines.append(f"| {row['claim']} | {row['paper']} | {ours} | "
+                     f"[{_fmt(low)}, {_fmt(high)}] | {row['n']} | {row['verdict']} |")
+    if study.notes:
+        lines += ["", study.notes]
+    path = folder / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# ----------------------------------------------------------------------------- the run
+def with_upstream(base: dict[str, Any], arms: list[Arm], trained: dict[str, str], folder: Path,
+                  options: ReproduceOptions) -> dict[str, Any]:
+    """``base`` with each arm's upstream model (trained earlier, same seed) as a local folder
+    in the config key the arm names; an upstream that failed to train is an error."""
+    from avsep.config import merge
+    from avsep.serve.loading import fetch_package
+
+    out = base
+    for arm in arms:
+        if arm.upstream is None:
+            continue
+        key, config_key = arm.upstream
+        if key not in trained:
+            raise RuntimeError(f"arm {arm.key} needs the model of arm {key}, which did not "
+                               "train; see its trial's error in the search above")
+        target = folder / key
+        target.mkdir(parents=True, exist_ok=True)
+        local = fetch_package(f"runs:/{trained[key]}/model", target, options.mlflow_uri)
+        *parents, leaf = config_key.split(".")
+        override: dict[str, Any] = {leaf: str(local)}
+        for parent in reversed(parents):
+            override = {parent: override}
+        out = merge(out, override)
+    return out
+
+
+def base_config(options: ReproduceOptions) -> dict[str, Any]:
+    """The base experiment config every arm of a reproduction trains on."""
+    return {"data": {"train_length": options.train_length, "val_length": options.val_length},
+            "eval": {"examples": 0}}
+
+
+def run(study: Study, options: ReproduceOptions) -> StudyResult:
+    """Prepare, train every stage over seeds, score every arm, judge every finding."""
+    start = time.perf_counter()
+    check_study(study)
+    options.out = options.out.expanduser().resolve()
+    cache = prepare_data(study, options)
+    base = base_config(options)
+    stages = list(study.stages) or [tuple(a.key for a in study.arms)]
+    rest = [a.key for a in study.arms if not any(a.key in s for s in stages)]
+    if rest:
+        stages.append(tuple(rest))
+    frames = []
+    for seed in range(options.seeds):
+        trained: dict[str, str] = {}  # arm key -> run id, this seed
+        for number, keys in enumerate(stages):
+            arms = [study.arm(k) for k in keys]
+            stage_base = with_upstream(base, arms, trained, options.out / f"upstream-seed{seed}",
+                                       options)
+            runs = train_stage(study, arms, cache, seed, options, number, stage_base)
+            for arm in arms:
+                run_id = runs.get(arm.training_key)
+                if run_id is not None:
+                    trained[arm.key] = run_id
+                if run_id is None:
+                    _log(f"seed {seed}: arm {arm.key} has no trained model (its trial failed)")
+                    continue
+                _log(f"seed {seed}: scoring arm {arm.key}")
+                frames.append(score_arm(arm, run_id, cache, seed, options))
+    rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    result = StudyResult(study=study, rows=rows, seconds=time.perf_counter() - start)
+    result.findings = findings_table(study, rows) if len(rows) else []
+    result.report = write_report(result, options, options.out / "report" / study.key)
+    return result
