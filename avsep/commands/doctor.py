@@ -45,7 +45,9 @@ def _ray_check() -> dict[str, object]:
     import ray
 
     start = time.perf_counter()
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    # a new local Ray: a stale /tmp/ray/ray_current_cluster is never joined
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False,
+             configure_logging=False)
     try:
         value = ray.get(ray.remote(lambda x: x * 2).remote(21))
         resources = ray.cluster_resources()
@@ -57,9 +59,10 @@ def _ray_check() -> dict[str, object]:
 
 def run(args: argparse.Namespace) -> int:
     from avsep import settings
+    from avsep.platform.mlflow_utils import resolve_tracking_uri
 
     report: dict[str, object] = {"versions": _versions(), "devices": _devices()}
-    report["mlflow_tracking_uri"] = settings.default_mlflow_uri()
+    report["mlflow_tracking_uri"] = resolve_tracking_uri()
     report["artifacts"] = str(settings.default_artifact_root())
     if not args.no_ray:
         report["ray"] = _ray_check()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from avsep.platform.cli_args import add_mlflow, add_storage, guarded
+from avsep.platform.cli_args import add_debug, add_mlflow, add_storage, guarded
 
 HELP = "hyperparameter search: Ray Tune + Optuna + ASHA, MLflow tracking, champion registration"
 
@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="METRIC[:min|max][,METRIC2...], e.g. val/sdr or "
                              "val/sdr,model/params for a Pareto front (default: the space's)")
     parser.add_argument("--resume", action="store_true",
-                        help="finish an interrupted search (same --name/--storage)")
+                        help="finish an interrupted search (same --name/--storage); errored "
+                             "trials are retried from their last checkpoint")
     add_storage(parser)
     add_mlflow(parser)
     parser.add_argument("--name", default=None, help="study name (default: the space name)")
@@ -31,10 +32,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "config file's model.preset, else tiny")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-concurrent", type=int, default=None,
-                        help="trials at once (default: what the cluster's CPUs/GPUs fit)")
+                        help="trials at once (default: what the cluster's CPUs/GPUs fit, at "
+                             "its autoscaling maximum when Ray knows the cluster config)")
+    parser.add_argument("--max-failures", type=int, default=2,
+                        help="retries of a crashed trial from its last checkpoint (default 2)")
     parser.add_argument("--register-as", default=None,
                         help="registered model name (default avsep-<space>)")
+    parser.add_argument("--force", action="store_true",
+                        help="move @champion to this search's best model even when the current "
+                             "champion is better or was chosen on another objective or data")
+    parser.add_argument("--optuna-storage", default=None,
+                        help="Optuna RDB storage URL (default sqlite:///<dir>/optuna.db beside "
+                             "the MLflow store)")
+    parser.add_argument("--warm-start", default=None, metavar="STUDY",
+                        help="seed this search with the finished trials of Optuna study STUDY "
+                             "(same --optuna-storage)")
+    parser.add_argument("--address", default=None,
+                        help="Ray cluster address (default $RAY_ADDRESS, else a new local Ray)")
     parser.add_argument("--num-cpus", type=int, default=None, help="CPUs of a local Ray")
+    add_debug(parser)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -47,7 +63,9 @@ def _run(args: argparse.Namespace) -> int:
         workers_per_trial=args.workers_per_trial, objective=args.objective, resume=args.resume,
         storage=args.storage, mlflow_uri=args.mlflow_uri, name=args.name, config=args.config,
         preset=args.preset, seed=args.seed, max_concurrent=args.max_concurrent,
-        register_as=args.register_as, num_cpus=args.num_cpus)
+        register_as=args.register_as, num_cpus=args.num_cpus, force=args.force,
+        max_failures=args.max_failures, optuna_storage=args.optuna_storage,
+        warm_start=args.warm_start, address=args.address)
     print("avsep tune: checking the space, data and MLflow store ...", flush=True)
     plan = prepare(options)
     print(json.dumps(describe(plan), indent=2, default=str), flush=True)
@@ -62,16 +80,19 @@ def _run(args: argparse.Namespace) -> int:
             f"{k} {v:.2f}" for k, v in outcome.importances.items()))
     if outcome.pareto is not None:
         print("Pareto front:\n" + markdown(outcome.pareto))
-    if outcome.champion_version:
-        print(f"champion: models:/{plan.register_as}@champion (version "
-              f"{outcome.champion_version}, run {outcome.champion_run}, "
-              f"{plan.objectives[0]} = {outcome.champion_value:.3f}); "
-              f"open `mlflow ui --backend-store-uri {plan.mlflow_uri}` to compare trials")
-    else:
+    print(f"optuna study {plan.optuna_study!r} in {plan.optuna_storage} "
+          f"(optuna-dashboard {plan.optuna_storage})")
+    if outcome.verdict is None:
         print("no trial finished with a model: nothing registered")
         return 1
+    print(f"best trial: run {outcome.champion_run}, {plan.objectives[0]} = "
+          f"{outcome.champion_value:.3f}; {outcome.verdict.message}")
+    if outcome.verdict.promote:
+        print(f"champion: models:/{plan.register_as}@champion (version "
+              f"{outcome.champion_version})")
+    print(f"open `mlflow ui --backend-store-uri {plan.mlflow_uri}` to compare trials")
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
-    return guarded("tune", lambda: _run(args))
+    return guarded("tune", lambda: _run(args), debug=args.debug)

@@ -26,7 +26,7 @@ class TrainState:
 
     epoch: int = 0  # epochs finished
     best_val_loss: float = float("inf")
-    best_objective: float = float("-inf")
+    best_objective: float = float("-inf")  # larger-is-better score (objectives.score)
     epochs_without_gain: int = 0
     mlflow_run_id: str | None = None
     history: list[dict[str, float]] = field(default_factory=list)

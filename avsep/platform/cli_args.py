@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 
 def add_mlflow(parser: argparse.ArgumentParser) -> None:
@@ -22,8 +23,35 @@ def add_storage(parser: argparse.ArgumentParser) -> None:
                              "$AVSEP_HOME/ray_results")
 
 
-def guarded(command: str, body: Callable[[], int]) -> int:
-    """Run ``body``; known setup errors print one clear line and exit 2 instead of a trace."""
+def add_debug(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error instead of its one-line "
+                             "summary (the traceback is always written to $AVSEP_HOME/logs)")
+
+
+def _log_traceback(command: str) -> Path | None:
+    """Write the current exception's traceback to ``$AVSEP_HOME/logs/<command>-<time>.log``."""
+    import time
+    import traceback
+
+    from avsep import settings
+
+    try:
+        folder = settings.home() / "logs"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+        path.write_text(traceback.format_exc())
+        return path
+    except OSError:
+        return None
+
+
+def guarded(command: str, body: Callable[[], int], debug: bool = False) -> int:
+    """Run ``body``; known errors print one clear line and exit 2 instead of a trace.
+
+    The full traceback is never lost: it goes to a log file named on that line, and with
+    ``debug`` (``--debug``) the error propagates with its traceback.
+    """
     from avsep.config import ConfigError
     from avsep.platform.data import DataPathError
     from avsep.platform.mlflow_utils import TrackingError
@@ -31,5 +59,9 @@ def guarded(command: str, body: Callable[[], int]) -> int:
     try:
         return body()
     except (ConfigError, DataPathError, TrackingError, ValueError, FileNotFoundError) as err:
-        print(f"avsep {command}: {err}", file=sys.stderr)
+        if debug:
+            raise
+        log = _log_traceback(command)
+        where = f" (traceback: {log}; rerun with --debug to print it)" if log else ""
+        print(f"avsep {command}: {err}{where}", file=sys.stderr)
         return 2

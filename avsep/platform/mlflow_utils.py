@@ -6,8 +6,8 @@
 * :class:`RunLogger` is used by rank 0 of a training run: params (the flattened experiment
   config), per-epoch metrics, tags (space, study, code version), artifacts. MLflow metric names
   may not contain ``@``, so ``val/sdr@w1`` is logged as ``val/sdr_w1``.
-* :func:`register_champion` registers a run's ``model`` artifact (a model package, see
-  :mod:`avsep.models.package`) and points the alias ``champion`` at it.
+* the champion guard and registration live in :mod:`avsep.platform.registry`; the pyfunc
+  model in :mod:`avsep.platform.pyfunc`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-CHAMPION = "champion"
 MODEL_ARTIFACT = "model"
 
 
@@ -175,26 +174,3 @@ class RunLogger:
 
     def finish(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.run_id, status)
-
-
-def register_champion(uri: str, run_id: str, name: str, tags: Mapping[str, str] | None = None,
-                      description: str | None = None) -> str:
-    """Register ``runs:/<run_id>/model`` as a new version of ``name`` with alias ``champion``.
-
-    Returns the version number. The version's source is the artifact folder of the run's model
-    package; ``models:/<name>@champion`` downloads it.
-    """
-    import mlflow
-
-    configure(uri)
-    client = mlflow.MlflowClient()
-    try:
-        client.get_registered_model(name)
-    except Exception:  # noqa: BLE001 - RESOURCE_DOES_NOT_EXIST
-        client.create_registered_model(name, description=description)
-    source = f"{client.get_run(run_id).info.artifact_uri}/{MODEL_ARTIFACT}"
-    version = client.create_model_version(name, source=source, run_id=run_id,
-                                          tags={k: str(v) for k, v in (tags or {}).items()},
-                                          description=description)
-    client.set_registered_model_alias(name, CHAMPION, version.version)
-    return str(version.version)

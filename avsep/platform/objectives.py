@@ -1,6 +1,6 @@
 """Search objectives: ``METRIC[:min|max]`` strings, their modes, and the Pareto front.
 
-``val/sdr`` (and every ``val/sdr@wK``, ``val/score``) is maximised; ``val/loss``,
+``val/sdr`` (and every ``val/sdr@wK``, ``val/sdri``, ``val/score``) is maximised; ``val/loss``,
 ``model/params`` and ``model/latency_ms`` are minimised unless a ``:max``/``:min`` suffix says
 otherwise. Several comma-separated objectives make the search multi-objective.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MINIMISED = ("val/loss", "train/loss", "model/params", "model/latency_ms")
-KNOWN = ("val/sdr", "val/score", *MINIMISED)
+KNOWN = ("val/sdr", "val/sdri", "val/score", *MINIMISED)
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,19 @@ def parse(text: str) -> list[Objective]:
     if len({o.metric for o in objectives}) != len(objectives):
         raise ValueError(f"objective {text!r} names a metric twice")
     return objectives
+
+
+def score(metrics: dict[str, float], objective: Objective | None) -> float:
+    """``metrics``' value of ``objective`` as a larger-is-better score (-inf when missing or
+    not finite). ``None``: ``val/sdr``, else ``val/score`` (the default ranking)."""
+    import math
+
+    if objective is None:
+        objective = Objective("val/sdr" if "val/sdr" in metrics else "val/score", "max")
+    value = float(metrics.get(objective.metric, float("nan")))
+    if not math.isfinite(value):
+        return float("-inf")
+    return value if objective.mode == "max" else -value
 
 
 def pareto_mask(values: np.ndarray, modes: Sequence[str]) -> np.ndarray:

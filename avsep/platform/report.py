@@ -22,7 +22,8 @@ from avsep.platform.objectives import Objective, pareto_mask
 from avsep.search_spaces.base import SearchSpace
 from avsep.search_spaces.dims import Categorical, Float, Int
 
-TABLE_METRICS = ("val/sdr", "val/wiener", "val/loss", "model/params", "model/latency_ms",
+TABLE_METRICS = ("val/sdr", "val/sdri", "val/sdr_mixture", "val/wiener", "val/loss",
+                 "model/params", "model/latency_ms",
                  "training_iteration")
 
 

@@ -171,8 +171,9 @@ def train_stage(study: Study, arms: list[Arm], cache: Path, seed: int,
         _log(f"seed {seed}, stage {stage}: training {len(points)} configuration(s) of {space} "
              f"for {options.epochs} epoch(s)")
         tune.init_ray(tune.local_cpus(search))
-        results = tune.build_tuner(plan).fit()
-        tune.finish(plan, results)
+        parent = tune.parent_run(plan)
+        results = tune.build_tuner(plan, parent).fit()
+        tune.finish(plan, results, parent_run_id=parent)
         trained.update(_trained_runs(results, group))
     return trained
 

@@ -6,8 +6,10 @@ autocast on GPU), validates (:mod:`avsep.platform.validation`), writes a checkpo
 and reports the metrics through the session (:mod:`avsep.platform.session`). It resumes from
 the session's last checkpoint, stops early when the validation loss has not improved for
 ``train.patience`` epochs, and raises :class:`DivergedError` on a NaN/inf loss so Tune records
-the trial as failed. Rank 0 logs to MLflow and, whenever the objective improves, saves the
-model package and validation examples (spectrogram PNGs + WAVs) as run artifacts.
+the trial as failed. Rank 0 logs to MLflow and, whenever the run's objective
+(``RunContext.objective``, the search's primary objective; default ``val/sdr``) improves, saves
+the model package and validation examples (spectrogram PNGs + WAVs) as run artifacts, so the
+package a search registers comes from the epoch its ranking picked.
 """
 
 from __future__ import annotations
@@ -26,9 +28,12 @@ import torch
 
 from avsep.config import ExperimentConfig, validate
 from avsep.platform import checkpoint as ckpt
+from avsep.platform.objectives import parse, score
 from avsep.platform.session import Session, current
 from avsep.platform.validation import to_device
 from avsep.platform.validation import validate as run_validation
+
+SET_KEYS = "__config_keys__"  # RunContext.params entry: config keys the search set (not logged)
 
 
 class DivergedError(FloatingPointError):
@@ -46,7 +51,8 @@ class RunContext:
     tags: dict[str, str] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     local_root: str | None = None  # checkpoint folder outside Ray (LocalSession)
-    fail_at_epoch: int | None = None  # test hook: raise at this epoch (crash-tolerance tests)
+    objective: str | None = None  # "METRIC:min|max" choosing the saved epoch; None: val/sdr
+    parent_run_id: str | None = None  # the study's MLflow run (tag mlflow.parentRunId)
 
 
 def make_config(experiment: ExperimentConfig | dict[str, Any],
@@ -103,11 +109,6 @@ def replica_spread(model: torch.nn.Module, device: torch.device) -> float:
     return float(high - low)
 
 
-def _objective(metrics: dict[str, float]) -> float:
-    value = metrics.get("val/sdr", metrics.get("val/score", float("nan")))
-    return value if math.isfinite(value) else float("-inf")
-
-
 def _train_epoch(model: torch.nn.Module, base: Any, loader: Any, optimizer: torch.optim.Optimizer,
                  cfg: ExperimentConfig, device: torch.device, autocast: bool, epoch: int,
                  generator: torch.Generator) -> float:
@@ -141,12 +142,19 @@ def _logger(run: RunContext, state: ckpt.TrainState, session: Session, cfg: Expe
         return None
     from avsep.platform.mlflow_utils import RunLogger, code_version, flatten
 
-    logger = RunLogger(run.mlflow_uri, run.mlflow_experiment, run.run_name,
-                       {"code_version": code_version(), **run.tags},
+    tags = {"code_version": code_version(), **run.tags}
+    if run.parent_run_id:
+        tags["mlflow.parentRunId"] = run.parent_run_id
+    logger = RunLogger(run.mlflow_uri, run.mlflow_experiment, run.run_name, tags,
                        Path(run.artifact_root) if run.artifact_root else None,
                        run_id=state.mlflow_run_id)
     state.mlflow_run_id = logger.run_id
-    logger.log_params({**flatten(cfg.model_dump(mode="json")), **run.params})
+    config = flatten(cfg.model_dump(mode="json"))
+    # a searched dimension is logged once, under its own name (``lr``, not also ``train.lr``)
+    chosen = set(run.params.get(SET_KEYS, ()))
+    params = {k: v for k, v in run.params.items() if k != SET_KEYS}
+    duplicates = {k for k in chosen if k.rpartition(".")[2] in params}
+    logger.log_params({**{k: v for k, v in config.items() if k not in duplicates}, **params})
     logger.log_dict(cfg.model_dump(mode="json"), "config/experiment.json")
     return logger
 
@@ -194,12 +202,11 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     train_loader, val_loader, train_set = make_loaders(cfg, base, session.rank,
                                                        session.world_size)
     logger = _logger(run, state, session, cfg)
+    objective = parse(run.objective)[0] if run.objective else None
     n_params = sum(p.numel() for p in base.parameters())
     latency = None
     try:
         for epoch in range(state.epoch, cfg.train.epochs):
-            if run.fail_at_epoch is not None and epoch + 1 >= run.fail_at_epoch:
-                raise RuntimeError(f"planned failure at epoch {epoch + 1} (fail_at_epoch)")
             for item in (train_set, getattr(train_loader, "sampler", None)):
                 if hasattr(item, "set_epoch"):
                     item.set_epoch(epoch)
@@ -210,9 +217,12 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                 raise DivergedError(f"validation loss is {val['val/loss']} at epoch {epoch + 1}")
             if latency is None:
                 latency = forward_latency_ms(base, to_device(next(iter(val_loader)), device))
-            improved = _objective(val) > state.best_objective
+            current_score = score({**val, "train/loss": train_loss,
+                                   "model/params": float(n_params),
+                                   "model/latency_ms": latency}, objective)
+            improved = current_score > state.best_objective
             if improved:
-                state.best_objective = _objective(val)
+                state.best_objective = current_score
             if val["val/loss"] < state.best_val_loss - 1e-9:
                 state.best_val_loss, state.epochs_without_gain = val["val/loss"], 0
             else:
@@ -237,7 +247,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                 if folder is not None:
                     ckpt.save(folder, base, optimizer, state)
                     if improved:
-                        _save_best(base, cfg, val, folder, val_loader.dataset, device, logger)
+                        _save_best(base, cfg, {**val, "epoch": float(state.epoch)}, folder,
+                                   val_loader.dataset, device, logger)
                     (folder / "metrics.json").write_text(json.dumps(state.history[-1]))
                 if logger is not None:
                     logger.log_metrics(metrics, step=state.epoch)

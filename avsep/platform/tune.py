@@ -4,11 +4,18 @@
 base config, configs of the space that do not build, missing data, unreachable MLflow store,
 bad objective — and returns a :class:`Plan`. :func:`run` starts (or with ``resume`` restores)
 the ``Tuner``: ``OptunaSearch`` over the space with the papers' configurations enqueued first,
+its Optuna study persisted in an RDB storage (sqlite beside the MLflow store by default,
+``optuna_storage`` on a cluster; ``warm_start`` copies a finished study's trials into it),
 ``ASHAScheduler`` on the first objective, ``max_concurrent_trials`` from the cluster's
-resources, no retries (a crashing or diverging trial is recorded as failed and the search goes
-on). At the end :func:`finish` closes the trials' MLflow runs, writes the report
-(:mod:`avsep.platform.report`), logs it to a summary run, and registers the best trial's model
-as ``models:/<name>@champion``.
+resources, ``max_failures`` retries of a crashed trial from its last checkpoint (a diverging or
+always-crashing trial is then recorded as failed and the search goes on).
+
+MLflow: the study is one parent run (tag ``kind=study``); each trial is a nested run (tag
+``mlflow.parentRunId``) named after its distinguishing choices (:func:`trial_run_name`), with
+each searched parameter logged once under its own name. At the end :func:`finish` closes the
+trials' runs, writes the report (:mod:`avsep.platform.report`), logs it to the parent run, and
+hands the best trial to the champion guard (:mod:`avsep.platform.registry`), which registers a
+pyfunc model and moves ``models:/<name>@champion`` only when the rules allow.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from typing import Any
 
 from avsep.config import ExperimentConfig, merge, read_file, validate
 from avsep.platform.objectives import Objective, parse
+from avsep.platform.registry import register
 from avsep.search_spaces import EXPERIMENT_KEY, SearchSpace, get
 
 CONTEXT_KEY = "avsep"
@@ -51,11 +59,14 @@ class SearchOptions:
     reduction_factor: int = 2
     max_concurrent: int | None = None
     register_as: str | None = None
+    force: bool = False  # move @champion even when the guard would keep the current one
     top_k: int = 10
     check_samples: int = 8
     num_cpus: int | None = None  # local Ray only
-    # test hook: trials whose sampled parameters match all of these values crash at epoch 1
-    fail_when: dict[str, Any] = field(default_factory=dict)
+    address: str | None = None  # a Ray cluster (else $RAY_ADDRESS, else a new local Ray)
+    max_failures: int = 2  # retries of a crashed trial, from its last checkpoint
+    optuna_storage: str | None = None  # RDB URL; default sqlite beside the MLflow store
+    warm_start: str | None = None  # a finished Optuna study (same storage) to learn from
 
 
 @dataclass
@@ -71,6 +82,9 @@ class Plan:
     mlflow_uri: str
     artifact_root: Path | None
     register_as: str
+    fingerprint: str = ""
+    optuna_storage: str = ""
+    optuna_study: str = ""
 
     @property
     def experiment_path(self) -> str:
@@ -78,8 +92,17 @@ class Plan:
 
     @property
     def report_dir(self) -> Path:
-        local = Path(self.storage) if "://" not in self.storage else Path.cwd()
-        return local / self.name / "report"
+        return report_dir(self.storage, self.name)
+
+
+def report_dir(storage: str, name: str) -> Path:
+    """``<storage>/<name>/report`` for local storage; ``$AVSEP_HOME/reports/<name>`` when the
+    search lives on remote storage (``s3://...``), never a local folder named ``s3:``."""
+    from avsep import settings
+
+    if "://" in storage and not storage.startswith("file://"):
+        return settings.home() / "reports" / name
+    return Path(storage.removeprefix("file://")) / name / "report"
 
 
 class SearchSetupError(ValueError):
@@ -151,7 +174,8 @@ def prepare(options: SearchOptions) -> Plan:
     """Check everything that can be checked before a trial starts; see the module docstring."""
     from avsep import settings
     from avsep.platform.data import find_caches
-    from avsep.platform.mlflow_utils import check_tracking_uri, experiment_id
+    from avsep.platform.mlflow_utils import check_tracking_uri, experiment_id, resolve_tracking_uri
+    from avsep.platform.registry import data_fingerprint
 
     space = get(options.space)
     if options.num_samples < 1 or options.max_epochs < 1 or options.workers_per_trial < 1:
@@ -167,21 +191,154 @@ def prepare(options: SearchOptions) -> Plan:
                         "data": {"cache": str(Path(data).expanduser().resolve())},
                         "train": {"epochs": options.max_epochs, "seed": options.seed}})
     check_space_configs(space, base, options.check_samples, options.seed)
+    if options.max_failures < 0:
+        raise SearchSetupError("--max-failures must be >= 0")
     storage = _storage(options)
     local_root = Path(storage) if "://" not in storage else None
-    mlflow_uri = check_tracking_uri(options.mlflow_uri or os.environ.get("MLFLOW_TRACKING_URI")
-                                    or settings.default_mlflow_uri(
-        local_root.parent if local_root else None))
+    mlflow_uri = check_tracking_uri(resolve_tracking_uri(
+        options.mlflow_uri, local_root.parent if local_root else None))
     artifact_root = settings.default_artifact_root(local_root.parent) \
         if local_root and mlflow_uri.startswith("sqlite:") else None
     name = options.name or space.name
     # create the store's tables and the experiment now: concurrent trials must not race to
     # initialise a fresh sqlite database
     experiment_id(mlflow_uri, name, artifact_root)
+    optuna_url = optuna_storage_url(options.optuna_storage, mlflow_uri, local_root)
+    study = optuna_study_name(optuna_url, name, options.resume, options.warm_start)
     return Plan(options=options, space=space, base=base, objectives=objectives,
                 storage=storage, name=name, mlflow_uri=mlflow_uri,
                 artifact_root=artifact_root,
-                register_as=options.register_as or f"avsep-{space.name}")
+                register_as=options.register_as or f"avsep-{space.name}",
+                fingerprint=data_fingerprint(base), optuna_storage=optuna_url,
+                optuna_study=study)
+
+
+# --------------------------------------------------------------------------- the Optuna study
+def optuna_storage_url(explicit: str | None, mlflow_uri: str, local_root: Path | None) -> str:
+    """``explicit``, else ``sqlite:///<dir>/optuna.db`` beside a sqlite MLflow store, else
+    beside the local results, else under ``$AVSEP_HOME``. Only the driver writes to it."""
+    from avsep import settings
+
+    if explicit:
+        if "://" not in explicit:
+            raise SearchSetupError(f"--optuna-storage {explicit!r}: expected an RDB URL, e.g. "
+                                   "sqlite:////abs/optuna.db or postgresql://user@host/db")
+        return explicit
+    if mlflow_uri.startswith("sqlite:///"):
+        folder = Path(mlflow_uri[len("sqlite:///"):]).parent
+    else:
+        folder = local_root.parent if local_root else settings.home()
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'optuna.db'}"
+
+
+def _study_names(url: str) -> list[str]:
+    import optuna
+
+    try:
+        return [s.study_name for s in optuna.get_all_study_summaries(storage=url)]
+    except Exception as err:  # noqa: BLE001 - bad URL, missing driver, unreachable server
+        raise SearchSetupError(f"optuna storage {url}: cannot be opened ({err}); pass another "
+                               "--optuna-storage") from None
+
+
+def optuna_study_name(url: str, name: str, resume: bool, warm_start: str | None) -> str:
+    """The Optuna study of this search: ``name``, or ``name-2``, ``name-3``... when a study of
+    that name already holds another search (a resumed search keeps its study). Checks that
+    ``warm_start`` names a study of the storage."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    existing = set(_study_names(url))
+    if warm_start and warm_start not in existing:
+        raise SearchSetupError(f"--warm-start {warm_start!r}: no such study in {url}; studies "
+                               f"there: {sorted(existing) or 'none'}")
+    if resume:
+        taken = sorted(n for n in existing if n == name or n.startswith(f"{name}-"))
+        return taken[-1] if taken else name
+    study, n = name, 1
+    while study in existing:
+        n += 1
+        study = f"{name}-{n}"
+    return study
+
+
+def _seed_study(plan: Plan) -> list[dict[str, Any]]:
+    """Create the plan's Optuna study, copy the ``warm_start`` study's finished trials into it,
+    and return the paper points still to evaluate (those the old study did not run)."""
+    import optuna
+
+    points = [dict(p) for p in plan.space.points_to_evaluate]
+    if not plan.options.warm_start:
+        return points
+    old = optuna.load_study(study_name=plan.options.warm_start, storage=plan.optuna_storage)
+    done = [t for t in old.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    directions = ["maximize" if o.mode == "max" else "minimize" for o in plan.objectives]
+    if len(old.directions) != len(directions):
+        raise SearchSetupError(f"--warm-start {plan.options.warm_start!r} has "
+                               f"{len(old.directions)} objective(s); this search has "
+                               f"{len(directions)}")
+    new = optuna.create_study(storage=plan.optuna_storage, study_name=plan.optuna_study,
+                              directions=directions, load_if_exists=True)
+    new.add_trials(done)
+    return [p for p in points if not any(all(t.params.get(k) == v for k, v in p.items())
+                                         for t in done)]
+
+
+# --------------------------------------------------------------------------- MLflow naming
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        text = f"{value:.0e}" if value != 0 and (abs(value) < 1e-2 or abs(value) >= 1e4) \
+            else f"{value:.3g}"
+        return text.replace("e-0", "e-").replace("e+0", "e")
+    return str(value)
+
+
+def trial_run_name(params: dict[str, Any], model: str | None = None) -> str:
+    """``av_mmdensenet·conv2d_lstm·mask·lr3e-4``: the model, then each sampled choice (a
+    categorical's value, a flag's name, a number after its parameter's name)."""
+    parts = [model] if model else []
+    for key, value in params.items():
+        if isinstance(value, bool):
+            parts.append(key if value else f"no-{key}")
+        elif isinstance(value, int | float):
+            parts.append(f"{key}{_short(value)}")
+        elif value is not None and str(value) not in parts:
+            parts.append(str(value))
+    return "·".join(parts) or "trial"
+
+
+def parent_run(plan: Plan) -> str:
+    """The study's MLflow run: the newest unfinished one of this study when resuming, else a
+    new one. Returns its id."""
+    import mlflow
+
+    from avsep.platform.mlflow_utils import RunLogger, code_version, configure, experiment_id
+
+    tags = {"kind": "study", "space": plan.space.name, "study": plan.name,
+            "optuna_study": plan.optuna_study, "optuna_storage": plan.optuna_storage,
+            "data_fingerprint": plan.fingerprint, "code_version": code_version()}
+    if plan.options.resume:
+        configure(plan.mlflow_uri)
+        client = mlflow.MlflowClient()
+        found = client.search_runs(
+            [experiment_id(plan.mlflow_uri, plan.name, plan.artifact_root)],
+            filter_string=f"tags.kind = 'study' and tags.study = '{plan.name}'",
+            order_by=["attributes.start_time DESC"], max_results=1)
+        if found:
+            client.update_run(found[0].info.run_id, status="RUNNING")
+            return found[0].info.run_id
+    logger = RunLogger(plan.mlflow_uri, plan.name, f"{plan.name} (study)", tags,
+                       plan.artifact_root)
+    opts = plan.options
+    logger.log_params({"space": plan.space.name, "num_samples": opts.num_samples,
+                       "max_epochs": opts.max_epochs, "seed": opts.seed,
+                       "objectives": ",".join(map(str, plan.objectives)),
+                       "grace_period": opts.grace_period,
+                       "reduction_factor": opts.reduction_factor,
+                       "max_failures": opts.max_failures,
+                       "warm_start": opts.warm_start or ""})
+    return logger.run_id
 
 
 # --------------------------------------------------------------------------- the trial
@@ -189,17 +346,18 @@ def run_trial(config: dict[str, Any]) -> None:
     """A Tune function trainable: one experiment of the space, 1 worker inline or Ray Train."""
     import ray.tune
 
-    from avsep.platform.train_loop import RunContext, make_config, train_loop_per_worker
+    from avsep.platform.mlflow_utils import flatten
+    from avsep.platform.train_loop import SET_KEYS, RunContext, make_config, train_loop_per_worker
 
     ctx = config[CONTEXT_KEY]
     experiment = merge(ctx["base"], config[EXPERIMENT_KEY])
     params = {k: v for k, v in config.items() if k not in (CONTEXT_KEY, EXPERIMENT_KEY)}
     trial = ray.tune.get_context()
-    run = RunContext(**{**ctx["run"], "run_name": trial.get_trial_name(), "params": params,
-                        "tags": {**ctx["run"]["tags"], "trial_id": trial.get_trial_id()}})
-    fail_when = ctx.get("fail_when") or {}
-    if fail_when and all(params.get(k) == v for k, v in fail_when.items()):
-        run.fail_at_epoch = 1
+    name = trial_run_name(params, experiment.get("model", {}).get("name"))
+    run = RunContext(**{**ctx["run"], "run_name": name,
+                        "params": {**params, SET_KEYS: sorted(flatten(config[EXPERIMENT_KEY]))},
+                        "tags": {**ctx["run"]["tags"], "trial_id": trial.get_trial_id(),
+                                 "trial_name": trial.get_trial_name()}})
     if ctx["workers_per_trial"] <= 1:
         train_loop_per_worker(make_config(experiment, run))
         return
@@ -216,7 +374,7 @@ def run_trial(config: dict[str, Any]) -> None:
         raise result.error
 
 
-def _trainable(plan: Plan) -> Any:
+def _trainable(plan: Plan, function: Any = None) -> Any:
     import ray.tune
 
     options = plan.options
@@ -224,16 +382,36 @@ def _trainable(plan: Plan) -> Any:
         resources = {"cpu": options.cpus_per_worker, "gpu": options.gpus_per_trial}
     else:  # the trial only launches a TorchTrainer, whose workers hold the resources (Tune
         resources = {"cpu": 0.01}  # refuses an empty request, so the trial holds a sliver)
-    return ray.tune.with_resources(run_trial, resources)
+    return ray.tune.with_resources(function or run_trial, resources)
+
+
+def cluster_capacity() -> dict[str, float]:
+    """The cluster's CPUs/GPUs: the most its autoscaling config allows when Ray knows that
+    config (as Ray Train does), else what exists now."""
+    import sys
+
+    import ray
+
+    total = dict(ray.cluster_resources())
+    try:
+        from ray._private.state import state  # Ray Train reads the same private helper
+
+        most = state.get_max_resources_from_cluster_config() or {}
+    except Exception:  # noqa: BLE001 - no autoscaler config (local Ray, older Ray)
+        most = {}
+    for key in ("CPU", "GPU"):
+        value = most.get(key)
+        if value and value < sys.maxsize:
+            total[key] = max(total.get(key, 0), float(value))
+    return total
 
 
 def concurrency(plan: Plan) -> int:
-    """Trials that fit at once on the cluster's current CPUs and GPUs (at least 1)."""
-    import ray
-
+    """Trials that fit at once on the cluster (at its autoscaling maximum when known, see
+    :func:`cluster_capacity`); at least 1. ``--max-concurrent`` overrides it."""
     if plan.options.max_concurrent:
         return plan.options.max_concurrent
-    total = ray.cluster_resources()
+    total = cluster_capacity()
     workers = plan.options.workers_per_trial
     fits = [total.get("CPU", 1) // (plan.options.cpus_per_worker * workers)]
     if plan.options.gpus_per_trial > 0:
@@ -241,23 +419,25 @@ def concurrency(plan: Plan) -> int:
     return max(1, int(min(fits)))
 
 
-def _param_space(plan: Plan) -> dict[str, Any]:
+def _param_space(plan: Plan, parent_run_id: str | None = None) -> dict[str, Any]:
     from avsep.platform.mlflow_utils import code_version
 
     options = plan.options
     run = {"mlflow_uri": plan.mlflow_uri, "mlflow_experiment": plan.name,
            "artifact_root": str(plan.artifact_root) if plan.artifact_root else None,
+           "objective": str(plan.objectives[0]), "parent_run_id": parent_run_id,
            "tags": {"space": plan.space.name, "study": plan.name,
-                    "code_version": code_version()}}
+                    "data_fingerprint": plan.fingerprint, "code_version": code_version()}}
     return {CONTEXT_KEY: {"base": plan.base, "run": run, "storage": plan.storage,
                           "workers_per_trial": options.workers_per_trial,
                           "gpus_per_worker": options.gpus_per_trial,
-                          "cpus_per_worker": options.cpus_per_worker,
-                          "fail_when": dict(options.fail_when)}}
+                          "cpus_per_worker": options.cpus_per_worker}}
 
 
-def init_ray(num_cpus: int | None = None) -> None:
-    """Connect to ``$RAY_ADDRESS`` when set (a cluster), else start a small local Ray."""
+def init_ray(num_cpus: int | None = None, address: str | None = None) -> None:
+    """Join the cluster at ``address`` (else ``$RAY_ADDRESS``) when one is asked for, else
+    start a new local Ray (``address="local"``: a stale ``/tmp/ray/ray_current_cluster`` left
+    by an ended cluster is never joined)."""
     import ray
 
     os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
@@ -266,33 +446,41 @@ def init_ray(num_cpus: int | None = None) -> None:
     os.environ.setdefault("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", "300")
     if ray.is_initialized():
         return
-    if os.environ.get("RAY_ADDRESS"):
-        ray.init(address=os.environ["RAY_ADDRESS"])
+    cluster = address or os.environ.get("RAY_ADDRESS")
+    if cluster and cluster != "local":
+        ray.init(address=cluster)
     else:
-        ray.init(num_cpus=num_cpus or min(2, os.cpu_count() or 1), include_dashboard=False,
-                 log_to_driver=True, configure_logging=False)
+        ray.init(address="local", num_cpus=num_cpus or min(2, os.cpu_count() or 1),
+                 include_dashboard=False, log_to_driver=True, configure_logging=False)
 
 
-def build_tuner(plan: Plan) -> Any:
-    """A new ``Tuner``, or the restored one when ``--resume`` and the search folder exists."""
+def build_tuner(plan: Plan, parent_run_id: str | None = None, trainable: Any = None) -> Any:
+    """A new ``Tuner``, or the restored one when ``--resume`` and the search folder exists
+    (unfinished trials continue and errored ones are retried from their last checkpoint).
+    ``trainable``: the function each trial runs (default :func:`run_trial`)."""
+    import optuna
     import ray.tune
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.optuna import OptunaSearch
 
+    trainable = _trainable(plan, trainable)
     if plan.options.resume:
         if not ray.tune.Tuner.can_restore(plan.experiment_path):
             raise SearchSetupError(f"{plan.experiment_path}: nothing to resume (no search "
                                    "state there); run without --resume to start it")
-        return ray.tune.Tuner.restore(plan.experiment_path, trainable=_trainable(plan),
-                                      resume_unfinished=True, resume_errored=False,
+        return ray.tune.Tuner.restore(plan.experiment_path, trainable=trainable,
+                                      resume_unfinished=True, resume_errored=True,
                                       restart_errored=False)
     multi = len(plan.objectives) > 1
     metrics = [o.metric for o in plan.objectives]
     modes = [o.mode for o in plan.objectives]
+    points = _seed_study(plan)
     searcher = OptunaSearch(space=plan.space.function,
                             metric=metrics if multi else metrics[0],
                             mode=modes if multi else modes[0],
-                            points_to_evaluate=[dict(p) for p in plan.space.points_to_evaluate],
+                            points_to_evaluate=points or None,
+                            study_name=plan.optuna_study,
+                            storage=optuna.storages.RDBStorage(plan.optuna_storage),
                             seed=plan.options.seed)
     scheduler = ASHAScheduler(time_attr="training_iteration", metric=metrics[0], mode=modes[0],
                               max_t=plan.options.max_epochs,
@@ -300,14 +488,15 @@ def build_tuner(plan: Plan) -> Any:
                                                plan.options.max_epochs),
                               reduction_factor=plan.options.reduction_factor)
     return ray.tune.Tuner(
-        _trainable(plan),
-        param_space=_param_space(plan),
+        trainable,
+        param_space=_param_space(plan, parent_run_id),
         tune_config=ray.tune.TuneConfig(search_alg=searcher, scheduler=scheduler,
                                         num_samples=plan.options.num_samples,
                                         max_concurrent_trials=concurrency(plan)),
         run_config=ray.tune.RunConfig(
             name=plan.name, storage_path=plan.storage,
-            failure_config=ray.tune.FailureConfig(max_failures=0, fail_fast=False),
+            failure_config=ray.tune.FailureConfig(max_failures=plan.options.max_failures,
+                                                  fail_fast=False),
             checkpoint_config=ray.tune.CheckpointConfig(num_to_keep=1),
             verbose=1),
     )
@@ -328,6 +517,7 @@ class SearchOutcome:
     pareto: Any = None
     importances: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+    verdict: Any = None  # registry.Verdict of the champion guard (None: no trial finished)
 
 
 def results_frame(results: Any, objective: Objective) -> Any:
@@ -384,9 +574,11 @@ def _close_runs(plan: Plan, results: Any) -> None:
             client.set_tag(run_id, "stopped_by", "asha")
 
 
-def finish(plan: Plan, results: Any, seconds: float = 0.0) -> SearchOutcome:
-    """Close runs, write and log the report, register the champion; returns the outcome."""
-    from avsep.platform.mlflow_utils import RunLogger, code_version, register_champion
+def finish(plan: Plan, results: Any, seconds: float = 0.0,
+           parent_run_id: str | None = None) -> SearchOutcome:
+    """Close runs, write the report and log it to the study's run, apply the champion guard;
+    returns the outcome."""
+    from avsep.platform.mlflow_utils import RunLogger
     from avsep.platform.report import write_report
 
     primary = plan.objectives[0]
@@ -397,30 +589,44 @@ def finish(plan: Plan, results: Any, seconds: float = 0.0) -> SearchOutcome:
     outcome = SearchOutcome(report_dir=plan.report_dir, table=report.table, trials=len(results),
                             failed=failed, pareto=report.pareto, importances=report.importances,
                             seconds=seconds)
-    summary = RunLogger(plan.mlflow_uri, plan.name, f"{plan.name}-summary",
-                        {"space": plan.space.name, "study": plan.name, "kind": "search-summary",
-                         "code_version": code_version()}, plan.artifact_root)
-    summary.log_params({"space": plan.space.name, "num_samples": plan.options.num_samples,
-                        "max_epochs": plan.options.max_epochs,
-                        "objectives": ",".join(map(str, plan.objectives))})
-    summary.log_metrics({"trials": len(results), "failed_trials": failed,
-                         "search_seconds": seconds}, step=0)
-    summary.log_artifacts(plan.report_dir, "report")
+    study = RunLogger(plan.mlflow_uri, plan.name, "", {}, plan.artifact_root,
+                      run_id=parent_run_id or parent_run(plan))
+    study.log_metrics({"trials": len(results), "failed_trials": failed,
+                       "search_seconds": seconds}, step=0)
+    study.log_artifacts(plan.report_dir, "report")
     best = _best_result(results, primary)
     if best is not None:
-        run_id = best.metrics["mlflow_run_id"]
-        value = float(best.metrics_dataframe[primary.metric].agg(primary.mode))
-        outcome.champion_run, outcome.champion_value = run_id, value
-        tags = {"space": plan.space.name, "study": plan.name, "objective": str(primary),
-                "objective_value": f"{value:.4f}", "trial_id": best.metrics.get("trial_id", "")}
-        outcome.champion_version = register_champion(
-            plan.mlflow_uri, run_id, plan.register_as, tags,
+        candidate = _candidate(plan, best, primary)
+        outcome.champion_run, outcome.champion_value = candidate.run_id, candidate.value
+        verdict = register(
+            plan.mlflow_uri, candidate, plan.register_as, force=plan.options.force,
+            tags={"space": plan.space.name, "study": plan.name,
+                  "trial_id": str(best.metrics.get("trial_id", ""))},
             description=f"best of search {plan.name!r} on space {plan.space.name!r}: "
-                        f"{primary} = {value:.3f}; the package's config.json holds the model "
-                        "config, its metrics and its input contract")
-        summary.set_tags({"champion_run": run_id, "champion_version": outcome.champion_version})
-    summary.finish()
+                        f"{primary} = {candidate.value:.3f}; artifacts/package holds the avsep "
+                        "model package (config.json: model config, metrics, input contract)")
+        outcome.verdict = verdict
+        outcome.champion_version = verdict.version
+        study.set_tags({"champion_run": candidate.run_id, "champion": verdict.message})
+    study.finish()
     return outcome
+
+
+def _candidate(plan: Plan, best: Any, objective: Objective) -> Any:
+    """The guard's view of ``best``: its objective, baseline and SI-SDRi at its best epoch."""
+    from avsep.platform.registry import Candidate
+
+    history = best.metrics_dataframe
+    values = history[objective.metric].astype(float)
+    row = history.loc[values.idxmax() if objective.mode == "max" else values.idxmin()]
+
+    def metric(name: str) -> float | None:
+        value = row.get(name)
+        return None if value is None or value != value else float(value)
+
+    return Candidate(run_id=best.metrics["mlflow_run_id"], objective=objective,
+                     value=float(row[objective.metric]), fingerprint=plan.fingerprint,
+                     sdr_mixture=metric("val/sdr_mixture"), sdri=metric("val/sdri"))
 
 
 def _best_result(results: Any, objective: Objective) -> Any:
@@ -450,19 +656,23 @@ def local_cpus(options: SearchOptions) -> int:
     return base
 
 
-def run(plan: Plan) -> SearchOutcome:
-    """Run (or resume) the search of ``plan`` and finish it; see the module docstring."""
-    init_ray(local_cpus(plan.options))
-    tuner = build_tuner(plan)
+def run(plan: Plan, trainable: Any = None) -> SearchOutcome:
+    """Run (or resume) the search of ``plan`` and finish it; see the module docstring.
+    ``trainable``: the function each trial runs (default :func:`run_trial`)."""
+    init_ray(local_cpus(plan.options), plan.options.address)
+    parent = parent_run(plan)
+    tuner = build_tuner(plan, parent, trainable)
     start = time.perf_counter()
     results = tuner.fit()
-    return finish(plan, results, time.perf_counter() - start)
+    return finish(plan, results, time.perf_counter() - start, parent)
 
 
 def describe(plan: Plan) -> dict[str, Any]:
     """A printable summary of the plan (for logs)."""
     return {"space": plan.space.name, "study": plan.name, "storage": plan.storage,
-            "mlflow": plan.mlflow_uri, "objectives": [str(o) for o in plan.objectives],
+            "mlflow": plan.mlflow_uri, "optuna": f"{plan.optuna_storage} (study "
+                                                 f"{plan.optuna_study!r})",
+            "data_fingerprint": plan.fingerprint, "objectives": [str(o) for o in plan.objectives],
             "options": asdict(plan.options)}
 
 
@@ -490,5 +700,6 @@ def report_only(experiment_path: str, objective: str | None = None,
     space = get(spaces.pop())
     objectives = parse(objective or space.objective)
     frame = results_frame(results, objectives[0])
-    folder = out or Path(experiment_path) / "report"
+    storage, _, name = experiment_path.rstrip("/").rpartition("/")
+    folder = out or report_dir(storage, name)
     return write_report(frame, space, objectives, folder, top_k)

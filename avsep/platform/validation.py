@@ -7,6 +7,11 @@ channels whose reference is not silent. SI-SDR rather than BSS Eval v4 because i
 enough to run every epoch on short clips; ``avsep eval`` reports BSS Eval v4. ``val/sdr`` is
 the best of the counts and ``val/wiener`` the count that reached it.
 
+The baseline is the mixture itself taken as every source's estimate: ``val/sdr_mixture`` is its
+mean SI-SDR over the same items, sources and channels, and ``val/sdri`` = ``val/sdr`` -
+``val/sdr_mixture`` the improvement (SI-SDRi). A model with ``val/sdri`` <= 0 does no better
+than returning its input; the champion guard (:mod:`avsep.platform.registry`) refuses it.
+
 Under DDP every worker scores its shard and the sums are all-reduced, so every worker returns
 the same numbers (and takes the same early-stopping decision).
 """
@@ -85,8 +90,9 @@ def validate(model: Any, batches: Iterable[dict[str, torch.Tensor]], device: tor
              wiener_iterations: Sequence[int], autocast: bool = False) -> dict[str, float]:
     """Validation metrics of ``model`` (the bare model, not the DDP wrapper) over ``batches``.
 
-    Returns ``val/loss`` and, for separators, ``val/sdr@w<k>`` per count, ``val/sdr`` and
-    ``val/wiener``; for other tasks ``val/score`` = ``-val/loss`` (higher is better).
+    Returns ``val/loss`` and, for separators, ``val/sdr@w<k>`` per count, ``val/sdr``,
+    ``val/wiener``, ``val/sdr_mixture`` and ``val/sdri`` (see the module docstring); for other
+    tasks ``val/score`` = ``-val/loss`` (higher is better).
     """
     model.eval()
     acc = Accumulator()
@@ -104,6 +110,9 @@ def validate(model: Any, batches: Iterable[dict[str, torch.Tensor]], device: tor
                for k, v in out.items()}
         references = batch["sources"].float()  # (B, S, C, L)
         scored = references.pow(2).mean(-1) > SILENT_ENERGY  # (B, S, C)
+        mixture = batch["mixture"].float().unsqueeze(1).expand_as(references)  # (B, S, C, L)
+        baseline = si_sdr(references, mixture)
+        acc.add("val/sdr_mixture", baseline[scored].sum().item(), scored.sum().item())
         for k, waves in estimates_per_wiener(model, batch, out, wiener_iterations).items():
             values = si_sdr(references, waves.float())
             acc.add(f"val/sdr@w{k}", values[scored].sum().item(), scored.sum().item())
@@ -112,6 +121,7 @@ def validate(model: Any, batches: Iterable[dict[str, torch.Tensor]], device: tor
         best = max(wiener_iterations, key=lambda k: _finite(metrics[f"val/sdr@w{k}"]))
         metrics["val/sdr"] = metrics[f"val/sdr@w{best}"]
         metrics["val/wiener"] = float(best)
+        metrics["val/sdri"] = metrics["val/sdr"] - metrics["val/sdr_mixture"]
     else:
         metrics["val/score"] = -metrics["val/loss"]
     model.train()

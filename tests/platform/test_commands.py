@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -38,15 +39,47 @@ def test_bad_inputs_exit_2_with_a_message(argv, capsys):
                                             "unknown model", "no such search folder"))
 
 
+def test_train_names_and_debug_tracebacks(tiny_cache, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("AVSEP_HOME", str(tmp_path))
+    argv = ["train", "--model", "mmdensenet", "--data", str(tiny_cache), "--storage",
+            str(tmp_path / "results")]
+    assert main([*argv, "--resume", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "--resume nope: no run folder" in err and "traceback: " in err
+    log = Path(err.split("traceback: ")[1].split(";")[0])
+    assert log.parent == tmp_path / "logs" and "FileNotFoundError" in log.read_text()
+    (tmp_path / "results" / "taken").mkdir(parents=True)
+    assert main([*argv, "--name", "taken"]) == 2
+    assert "`avsep train --resume taken ...`" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="already exists"):  # --debug keeps the traceback
+        main([*argv, "--name", "taken", "--debug"])
+
+
 @pytest.mark.slow
 def test_train_command_runs_ray_train(tiny_cache, tmp_path, capsys, monkeypatch):
+    import re
+
+    import mlflow
+
     monkeypatch.setenv("AVSEP_HOME", str(tmp_path))
-    code = main(["train", "--model", "mmdensenet", "--data", str(tiny_cache), "--epochs", "1",
-                 "--batch-size", "4", "--storage", str(tmp_path / "results")])
+    uri = f"sqlite:///{tmp_path / 'env' / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    argv = ["train", "--model", "mmdensenet", "--data", str(tiny_cache), "--batch-size", "4",
+            "--storage", str(tmp_path / "results")]
+    code = main([*argv, "--epochs", "1"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert '"epoch": 1' in out and "checkpoint:" in out
+    name = re.search(r"results in \S+/(train-mmdensenet-\d{8}-\d{6}-[0-9a-f]{6});", out)[1]
+    code = main([*argv, "--epochs", "2", "--resume", name])  # continues at epoch 2
     import ray
 
     ray.shutdown()
     out = capsys.readouterr().out
     assert code == 0, out
-    assert '"epoch": 1' in out and "checkpoint:" in out
-    assert (tmp_path / "mlflow.db").is_file()
+    assert '"epoch": 2' in out
+    assert not (tmp_path / "mlflow.db").exists()  # MLFLOW_TRACKING_URI wins over the default
+    client = mlflow.MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("train").experiment_id])
+    assert len(runs) == 1 and runs[0].info.run_name == name  # the resumed run, not a new one
+    assert [m.step for m in client.get_metric_history(runs[0].info.run_id, "val/sdr")] == [1, 2]

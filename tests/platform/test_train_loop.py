@@ -100,12 +100,53 @@ def test_nan_loss_raises_diverged(tiny_cache):
                      torch.Generator())
 
 
-def test_failing_run_marks_mlflow_run_failed(tiny_cache, tmp_path, mlflow_uri):
-    with pytest.raises(RuntimeError, match="planned failure at epoch 1"):
-        _run(_cfg(tiny_cache), tmp_path, mlflow_uri, experiment="fails", fail_at_epoch=1)
+def test_failing_run_marks_mlflow_run_failed(tiny_cache, tmp_path, mlflow_uri, monkeypatch):
+    import avsep.platform.train_loop as loop
+
+    def broken_validation(*args, **kwargs):
+        raise RuntimeError("injected validation failure")
+
+    monkeypatch.setattr(loop, "run_validation", broken_validation)
+    with pytest.raises(RuntimeError, match="injected validation failure"):
+        _run(_cfg(tiny_cache), tmp_path, mlflow_uri, experiment="fails")
     client = mlflow.MlflowClient(mlflow_uri)
     runs = client.search_runs([client.get_experiment_by_name("fails").experiment_id])
     assert [r.info.status for r in runs] == ["FAILED"]
+
+
+@pytest.mark.slow
+def test_the_package_comes_from_the_objectives_best_epoch(tiny_cache, tmp_path, mlflow_uri):
+    import json
+
+    state = _run(_cfg(tiny_cache, epochs=3), tmp_path, mlflow_uri, experiment="objective",
+                 objective="train/loss:max")
+    history = state["state"]["history"]
+    chosen = max(history, key=lambda h: h["train/loss"])["epoch"]
+    client = mlflow.MlflowClient(mlflow_uri)
+    path = mlflow.artifacts.download_artifacts(run_id=state["state"]["mlflow_run_id"],
+                                               artifact_path="model/config.json",
+                                               dst_path=str(tmp_path / "dl"),
+                                               tracking_uri=mlflow_uri)
+    saved = json.loads(open(path).read())["metrics"]
+    assert saved["epoch"] == chosen
+    assert saved["val/sdr"] == pytest.approx(history[int(chosen) - 1]["val/sdr"])
+    assert client.get_run(state["state"]["mlflow_run_id"]).info.status == "FINISHED"
+
+
+def test_mixture_baseline_and_improvement(tiny_cache):
+    cfg = _cfg(tiny_cache)
+    model = build(cfg.model.build_dict())
+    _, val, _ = make_loaders(cfg, model)
+    metrics = run_validation(model, val, torch.device("cpu"), [0])
+    total, count = 0.0, 0
+    for batch in val:
+        mixture = batch["mixture"].unsqueeze(1).expand_as(batch["sources"])
+        values = si_sdr(batch["sources"], mixture)
+        scored = batch["sources"].pow(2).mean(-1) > 1e-8
+        total += values[scored].sum().item()
+        count += scored.sum().item()
+    assert metrics["val/sdr_mixture"] == pytest.approx(total / count, abs=1e-4)
+    assert metrics["val/sdri"] == pytest.approx(metrics["val/sdr"] - total / count, abs=1e-4)
 
 
 def test_wiener_scores_from_one_forward_pass_match_separate(tiny_cache):

@@ -1,9 +1,10 @@
 """The search driver on a real local Ray and a real sqlite MLflow store.
 
 Fast: every bad input fails in :func:`prepare`, before Ray starts or any trial runs.
-Slow (``-m slow``): a 4-trial search end to end (one trial crashes and the search goes on;
-MLflow runs with params, curves and artifacts; the champion alias; the report and Pareto
-front), and resume after the driver is killed.
+Slow (``-m slow``): a 4-trial search end to end (one trial crashes through the test's own
+trainable and the search goes on; nested MLflow runs with params, curves and artifacts; the
+champion guard; the report and Pareto front; the Optuna study in its sqlite storage), a second
+search warm-started from the first one's study, and resume after the driver is killed.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pytest
 from avsep.config import ConfigError
 from avsep.platform.data import DataPathError
 from avsep.platform.mlflow_utils import TrackingError
-from avsep.platform.tune import SearchOptions, SearchSetupError, prepare
+from avsep.platform.tune import SearchOptions, SearchSetupError, prepare, run_trial
 from tests.platform.conftest import write_tiny_cache
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,49 +90,167 @@ def test_folder_of_caches_is_accepted(tmp_path, tiny_cache):
     assert plan.mlflow_uri.endswith("mlflow.db") and plan.register_as == "avsep-av_singing"
 
 
+def test_mlflow_tracking_uri_from_the_environment(tmp_path, tiny_cache, monkeypatch):
+    uri = f"sqlite:///{tmp_path / 'env' / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    plan = prepare(_options(tmp_path, tiny_cache, check_samples=0, mlflow_uri=None))
+    assert plan.mlflow_uri == uri and (tmp_path / "env" / "mlflow.db").is_file()
+    # the Optuna study is stored beside the MLflow store; a second search gets its own study
+    assert plan.optuna_storage == f"sqlite:///{tmp_path / 'env' / 'optuna.db'}"
+    import optuna
+
+    optuna.create_study(storage=plan.optuna_storage, study_name=plan.optuna_study)
+    again = prepare(_options(tmp_path, tiny_cache, check_samples=0, mlflow_uri=None))
+    assert (plan.optuna_study, again.optuna_study) == ("av_singing", "av_singing-2")
+    resumed = prepare(_options(tmp_path, tiny_cache, check_samples=0, mlflow_uri=None, resume=True))
+    assert resumed.optuna_study == "av_singing"
+    with pytest.raises(SearchSetupError, match="--warm-start 'nope': no such study .*av_singing"):
+        prepare(_options(tmp_path, tiny_cache, check_samples=0, mlflow_uri=None, warm_start="nope"))
+    assert len(plan.fingerprint) == 16 and plan.fingerprint == again.fingerprint
+    longer = tmp_path / "longer.yaml"
+    longer.write_text("data: {train_length: 8, val_length: 6}\n")
+    assert prepare(_options(tmp_path, tiny_cache, check_samples=0, mlflow_uri=None,
+                                                      config=str(longer))).fingerprint \
+        != plan.fingerprint  # another validation set, another fingerprint
+
+
+def test_trial_run_names_say_what_the_trial_is():
+    from avsep.platform.tune import trial_run_name
+
+    name = trial_run_name({"modality": "audio_visual", "visual": "conv2d_lstm",
+                           "mask": True, "dense": False, "lr": 3e-4, "batch_size": 8},
+                          "av_mmdensenet")
+    assert name == "av_mmdensenet·audio_visual·conv2d_lstm·mask·no-dense·lr3e-4·batch_size8"
+
+
+def test_remote_storage_reports_under_avsep_home(tmp_path, monkeypatch):
+    from avsep.platform.tune import report_dir
+
+    monkeypatch.setenv("AVSEP_HOME", str(tmp_path))
+    assert report_dir("s3://bucket/results", "study") == tmp_path / "reports" / "study"
+    assert report_dir(str(tmp_path / "r"), "study") == tmp_path / "r" / "study" / "report"
+
+
+def test_local_runs_start_their_own_ray(monkeypatch):
+    import ray
+
+    from avsep.platform.tune import init_ray
+
+    calls = []
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kwargs: calls.append(kwargs))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    init_ray(2)  # never joins a stale /tmp/ray/ray_current_cluster
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.1:6379")
+    init_ray(2)
+    init_ray(2, address="10.0.0.2:6379")
+    assert [c["address"] for c in calls] == ["local", "10.0.0.1:6379", "10.0.0.2:6379"]
+    assert calls[0]["num_cpus"] == 2 and "num_cpus" not in calls[1]
+
+
 # ----------------------------------------------------------------- real searches (slow)
+def crash_audio_only_trials(config):
+    """The test's trainable: the audio-only paper point crashes at its first epoch."""
+    if config.get("modality") == "audio":
+        raise RuntimeError("injected failure: audio-only trial")
+    run_trial(config)
+
+
 @pytest.mark.slow
 def test_search_end_to_end_with_a_crashing_trial(tmp_path, tiny_cache, ray_session):
+    import optuna
+    import ray.cloudpickle
+
     from avsep.models.package import load_model_package
     from avsep.platform.tune import run
 
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     plan = prepare(_options(tmp_path, tiny_cache, objective="val/sdr,model/params",
-                            fail_when={"modality": "audio"}))  # paper point 1 crashes
-    outcome = run(plan)
+                            max_failures=1))
+    outcome = run(plan, trainable=crash_audio_only_trials)
     assert outcome.trials == 4 and outcome.failed == 1
     uri = plan.mlflow_uri
     client = mlflow.MlflowClient(uri)
     experiment = client.get_experiment_by_name(plan.name)
     runs = client.search_runs([experiment.experiment_id])
-    trials = [r for r in runs if r.data.tags.get("kind") != "search-summary"]
-    assert len(trials) == 4
-    assert sorted(r.info.status for r in trials).count("FAILED") == 1
+    parents = [r for r in runs if r.data.tags.get("kind") == "study"]
+    assert len(parents) == 1
+    parent = parents[0]
+    trials = [r for r in runs if r.data.tags.get("kind") != "study"]
+    assert len(trials) == 3  # the crashing trial never reached its first report
     for r in trials:
+        assert r.data.tags["mlflow.parentRunId"] == parent.info.run_id  # nested runs
         assert r.data.tags["space"] == "av_singing" and r.data.tags["study"] == plan.name
-        assert "modality" in r.data.params and "train.lr" in r.data.params
-    done = [r for r in trials if r.info.status == "FINISHED"]
-    for r in done:
+        assert r.data.tags["data_fingerprint"] == plan.fingerprint
+        assert "modality" in r.data.params and "lr" in r.data.params
+        assert "train.lr" not in r.data.params  # each searched parameter logged once
+        assert r.info.run_name.startswith(("av_mmdensenet·", "mmdensenet·"))
+        assert f"lr{float(r.data.params['lr']):.0e}".replace("e-0", "e-") in r.info.run_name
+        assert r.info.status == "FINISHED"
         assert client.get_metric_history(r.info.run_id, "val/sdr_w0")
+        sdri = client.get_metric_history(r.info.run_id, "val/sdri")
+        sdr = client.get_metric_history(r.info.run_id, "val/sdr")
+        mix = client.get_metric_history(r.info.run_id, "val/sdr_mixture")
+        assert sdri[-1].value == pytest.approx(sdr[-1].value - mix[-1].value, abs=1e-6)
         names = {a.path for a in client.list_artifacts(r.info.run_id)}
         assert {"model", "examples", "config"} <= names
-    champion = client.get_model_version_by_alias(plan.register_as, "champion")
-    best = max(done, key=lambda r: max(m.value for m in client.get_metric_history(
+    best = max(trials, key=lambda r: max(m.value for m in client.get_metric_history(
         r.info.run_id, "val/sdr")))
-    assert champion.run_id == best.info.run_id == outcome.champion_run
-    model, payload = load_model_package(mlflow.artifacts.download_artifacts(
-        artifact_uri=f"models:/{plan.register_as}@champion", dst_path=str(tmp_path / "dl"),
-        tracking_uri=uri))
-    assert payload["inputs"] and payload["spec"]["stft"]["sample_rate"] > 0
-    assert payload["model"]["preset"] == "tiny"
-    summary = [r for r in runs if r.data.tags.get("kind") == "search-summary"]
-    assert len(summary) == 1
-    report_files = {a.path for a in client.list_artifacts(summary[0].info.run_id, "report")}
+    assert outcome.champion_run == best.info.run_id
+    verdict = outcome.verdict
+    best_epoch = max(client.get_metric_history(best.info.run_id, "val/sdr"),
+                     key=lambda m: m.value).step
+    sdri = {m.step: m.value for m in client.get_metric_history(best.info.run_id, "val/sdri")}
+    assert verdict.register == (sdri[best_epoch] > 0)  # the baseline rule, either way
+    if verdict.register:  # no champion before: promoted
+        assert verdict.promote
+        champion = client.get_model_version_by_alias(plan.register_as, "champion")
+        assert champion.run_id == best.info.run_id
+        assert float(champion.tags["val_sdri"]) == pytest.approx(sdri[best_epoch], abs=1e-4)
+        assert champion.tags["data_fingerprint"] == plan.fingerprint
+        model, payload = load_model_package(mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{plan.register_as}@champion", dst_path=str(tmp_path / "dl"),
+            tracking_uri=uri))
+        assert payload["metrics"]["epoch"] == best_epoch  # weights of the objective's epoch
+        assert payload["model"]["preset"] == "tiny"
+    else:
+        assert "below the mixture baseline" in verdict.message
+        assert not client.search_registered_models(f"name = '{plan.register_as}'")
+    report_files = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
     assert {"report/top_trials.md", "report/pareto_front.png"} <= report_files
     assert len(outcome.table) == 4 and outcome.pareto is not None and len(outcome.pareto) >= 1
     from avsep.platform.tune import report_only  # `avsep report` rebuilds the same table
 
     again = report_only(plan.experiment_path, "val/sdr,model/params", tmp_path / "again")
     assert list(again.table["trial_id"]) == list(outcome.table["trial_id"])
+    # the Optuna study persists: every trial, the crashed one as FAIL (paper points beyond
+    # --num-samples stay WAITING)
+    study = optuna.load_study(study_name=plan.optuna_study, storage=plan.optuna_storage)
+    states = sorted(t.state.name for t in study.trials if t.state.is_finished())
+    assert states == ["COMPLETE", "COMPLETE", "COMPLETE", "FAIL"]
+
+    # a second search learns from the first: its study starts with the 3 finished trials,
+    # and the paper points that already ran are not run again
+    warm = prepare(_options(tmp_path, tiny_cache, objective="val/sdr,model/params",
+                            name="warm", warm_start=plan.optuna_study, num_samples=1,
+                            max_epochs=1))
+    second = run(warm)
+    assert second.trials == 1
+    study = optuna.load_study(study_name=warm.optuna_study, storage=warm.optuna_storage)
+    old = {t.number: t.params for t in study.trials[:3]}
+    assert [t.state.name for t in study.trials if t.state.is_finished()] == ["COMPLETE"] * 4
+    assert list(old.values()) == [t.params for t in optuna.load_study(
+        study_name=plan.optuna_study, storage=plan.optuna_storage).trials
+        if t.state.name == "COMPLETE"]
+    # av_singing's first paper point (audio-only) crashed in the first search, so it is
+    # evaluated first now; the paper points that finished there are not enqueued again
+    audio, *visual = (dict(p) for p in plan.space.points_to_evaluate)
+    new = study.trials[3].params
+    assert all(new.get(k) == v for k, v in audio.items())
+    finished_before = [t.params for t in study.trials[:3]]
+    expected = [p for p in (audio, *visual)
+                if not any(all(f.get(k) == v for k, v in p.items()) for f in finished_before)]
+    assert [t.system_attrs.get("fixed_params") for t in study.trials[3:]] == expected
 
 
 def _completed_trials(experiment: Path) -> dict[str, int]:
@@ -175,10 +294,10 @@ def test_resume_after_the_driver_is_killed(tmp_path):
     assert len(after) == 3  # the study finished: 3 trials, none lost, none added
     for trial in finished_before:
         assert after[trial] == 2  # completed trials were not run again
-    assert "champion: models:/avsep-av_singing@champion" in resumed.stdout
+    assert "best trial: run " in resumed.stdout and "registered" in resumed.stdout
 
 
-def test_data_too_small_for_the_space_fails_before_trials(tmp_path):
+def test_data_with_fewer_instruments_than_the_space_caps_it_before_trials(tmp_path):
     from avsep.data.datasets.synthetic_cache import make_demo_cache
     from avsep.models import build
 
@@ -188,6 +307,7 @@ def test_data_too_small_for_the_space_fails_before_trials(tmp_path):
                             instruments=("violin", "flute", "cello"),
                             ensembles=0)
     options = _options(tmp_path, cache, space="conditioned_unet", check_samples=0)
-    with pytest.raises(SearchSetupError, match="train data cannot feed cunet: .*7 different "
-                                               "instruments"):
-        prepare(options)
+    # the space adapts to the 3 instruments the data holds, and says so before any trial
+    with pytest.warns(UserWarning, match=r"num_sources 2\.\.7 capped to 2\.\.3: split 'train'"):
+        plan = prepare(options)
+    assert plan.space.name == "conditioned_unet"
