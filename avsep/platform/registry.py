@@ -36,13 +36,15 @@ def data_fingerprint(base: Mapping[str, Any]) -> str:
     """sha256 (16 hex) of what the validation score depends on besides the model: the cache
     index(es) under ``data.cache``, the split scored (``val``), ``data.val_length`` and the
     dataset options (seeds, sources, shares). ``base`` is an experiment config dict."""
+    from avsep.config import DataConfig
     from avsep.platform.data import find_caches
 
     data = dict(base.get("data", {}))
     digest = hashlib.sha256()
     for cache in sorted(find_caches(data.get("cache")), key=lambda c: str(c.path)):
         digest.update(hashlib.sha256((Path(cache.path) / "index.json").read_bytes()).digest())
-    digest.update(json.dumps({"split": "val", "val_length": data.get("val_length", 8),
+    val_length = data.get("val_length", DataConfig.model_fields["val_length"].default)
+    digest.update(json.dumps({"split": "val", "val_length": val_length,
                               "options": data.get("options", {}),
                               "seed": base.get("train", {}).get("seed", 0)},
                              sort_keys=True, default=str).encode())

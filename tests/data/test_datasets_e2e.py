@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader
@@ -11,6 +12,7 @@ from torch.utils.data import DataLoader
 from avsep.audio.stft import STFTConfig
 from avsep.cli import main
 from avsep.data.datasets import make_dataset
+from avsep.data.records import URMP_INSTRUMENTS
 from avsep.models.base import ModelSpec
 
 pytestmark = pytest.mark.slow
@@ -61,3 +63,24 @@ def test_every_dataset_reads_a_prepared_synthetic_corpus(caches, kind, cache, sp
             assert counts.tolist() == [2.0, 2.0] if split != "test" else 2 <= counts.item() <= 4
         if "vad" in batch:
             assert 0.1 < float(batch["vad"].mean()) < 0.99  # from the cached annotation
+
+
+def test_validation_items_are_the_prepared_corpus_own_mixes(caches):
+    """URMP ``AuMix`` and the songs' ``mixture.wav``, as prepared, are the validation mixtures
+    (their stems sum to them up to the int16 rounding of each stored file)."""
+    urmp = make_dataset("instruments", caches["urmp"], CASES[3][2], "val", length=4,
+                        source_names=URMP_INSTRUMENTS, visual_context="frame")
+    songs = make_dataset("singing", caches["singing"], SINGING, "val", length=4,
+                         extra_vocal_share=0.0)
+    for ds in (urmp, songs):
+        for i in range(len(ds)):
+            recipe = ds.recipe(i)
+            item = ds.render(recipe)
+            if ds is urmp:
+                track, start = recipe.parts[0].pick[0], recipe.parts[0].window.start
+                assert len(recipe.parts) == len(track.by_role("instrument"))
+            else:
+                track, start = recipe.target[0], recipe.window.start
+            own = ds.store.mixture(track, start, item["mixture"].shape[-1])
+            np.testing.assert_allclose(item["mixture"].numpy(), own, atol=2e-4)
+            np.testing.assert_allclose(item["sources"].numpy().sum(0), own, atol=2e-4)

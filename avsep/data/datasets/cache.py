@@ -5,6 +5,8 @@ Layout::
     CACHE/index.json                      version, layout, sample_rate, fps, crop, video_channels,
                                           tracks [{id, split, dir, duration_s, sources, ...}]
     CACHE/tracks/<id>/audio/<src>.npy     int16 (C, L), scale 1/32768
+    CACHE/tracks/<id>/audio/mixture.npy   int16 (C, L): the track's own mix, when the dataset
+                                          ships one (URMP AuMix, MUSDB18, synthetic songs)
     CACHE/tracks/<id>/video/<src>.npy     uint8 (T, H, W, Cv)
     CACHE/tracks/<id>/annotations/<n>.npy float32 (frames,) at a rate given in index.json
 
@@ -68,6 +70,7 @@ class TrackEntry:
     performer: str | None = None
     piece: str | None = None
     annotations: dict[str, Annotation] = field(default_factory=dict)
+    mixture: Path | None = None  # the track's own mix file, int16 (C, L), when it has one
 
     def by_role(self, *roles: str) -> list[SourceEntry]:
         """The sources whose role is one of ``roles``."""
@@ -217,6 +220,12 @@ def load_cache(cache_dir: str | Path) -> CacheIndex:
             _parse_source(s, root, where, track_id, meta)
             for s in _require(t, "sources", where, f"track {track_id!r}")
         )
+        mixture = t.get("mixture")
+        if mixture:
+            shape, dtype = _npy_header(root / mixture)
+            if len(shape) != 2 or dtype != np.int16:
+                raise DataError(root / mixture, f"mixture must be int16 (C, L), found {dtype} "
+                                                f"{shape}")
         tracks.append(
             TrackEntry(
                 id=track_id,
@@ -229,6 +238,7 @@ def load_cache(cache_dir: str | Path) -> CacheIndex:
                 annotations=_parse_annotations(
                     t.get("annotations"), root, where, f"track {track_id!r}"
                 ),
+                mixture=root / mixture if mixture else None,
             )
         )
     return CacheIndex(
@@ -279,6 +289,17 @@ class ArrayStore:
                 f"window [{start}, {start + length}) outside the {source.samples} samples",
             )
         window = self.get(source.audio)[:, start : start + length]
+        return np.multiply(window, np.float32(1.0 / 32768.0), dtype=np.float32)
+
+    def mixture(self, track: TrackEntry, start: int, length: int) -> np.ndarray:
+        """float32 (C, length) samples of ``track``'s own mix file from ``start``."""
+        if track.mixture is None:
+            raise DataError(track.dir, f"track {track.id!r} has no mixture in the cache")
+        samples = self.get(track.mixture).shape[1]
+        if start < 0 or start + length > samples:
+            raise DataError(track.mixture,
+                            f"window [{start}, {start + length}) outside the {samples} samples")
+        window = self.get(track.mixture)[:, start : start + length]
         return np.multiply(window, np.float32(1.0 / 32768.0), dtype=np.float32)
 
     def frames(self, source: SourceEntry, index: np.ndarray) -> np.ndarray:

@@ -1,13 +1,16 @@
 """Seeded plans of the fixed evaluation sets, computed from the index alone (no array is read).
 
-* Singing test set (Li et al., "Audition-RandMix"): a seeded bijection between the test vocals
-  and the test accompaniments; one excerpt of up to 30 s per pair, once plain and once "v+"
-  (an extra vocal from another test singer at the target's RMS).
+* Singing test set: one excerpt of up to 30 s per test song with its own accompaniment (a real
+  mixture), or, where the vocals have no accompaniment of their own or with
+  ``real_mixtures=False`` (Li et al., "Audition-RandMix"), per pair of a seeded bijection between
+  the test vocals and the test accompaniments; each once plain and once "v+" (an extra vocal
+  from another test singer at the target's RMS).
 * Instrument test set (Solos paper, URMP evaluation): every test ensemble with 2+ instruments,
   split sequentially into clip-length segments of its real mixture.
 
 Validation sets need no plan: their item ``i`` is drawn from ``(seed, kind, "val", 0, i)`` (see
-:mod:`avsep.data.datasets.base`), the same in every process and run.
+:mod:`avsep.data.datasets.base`), the same in every process and run: a window of a real mixture
+at a seeded offset where the split has them, else a seeded random mix.
 """
 
 from __future__ import annotations

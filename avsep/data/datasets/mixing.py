@@ -1,8 +1,12 @@
-"""Level arithmetic for on-the-fly mixing: RMS normalisation, SNR scaling, clamped sums.
+"""Level arithmetic for on-the-fly mixing: RMS or peak normalisation, SNR scaling, clamped sums.
 
 All functions take numpy float32 arrays of shape (C, L) (or (S, C, L) for :func:`mix`); RMS
-is taken over every element. Segments quieter than ``SILENCE_RMS`` are left unscaled, since
-their level carries no information and scaling them would amplify noise without bound.
+and peak are taken over every element. Two ways to level the sources of a mix-and-separate
+item (``MIXING``): ``"rms"`` (each source at a set RMS, the sum clamped to [-1, 1]: Solos paper)
+and ``"peak_mean"`` (each source peak-normalised to 1, the sum divided by the number of sources:
+Slizovskaia et al., sec. 3, so the mixture never clips). Segments quieter than ``SILENCE_RMS``
+are left unscaled, since their level carries no information and scaling them would amplify
+noise without bound.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import numpy as np
 SILENCE_RMS = 1e-4  # about -80 dBFS
 ACTIVE_RMS = 1e-3  # a target voice window quieter than -60 dBFS is drawn again (a few times)
 REDRAWS = 8
+MIXING = ("rms", "peak_mean")
 
 
 def rms(x: np.ndarray) -> float:
@@ -22,6 +27,17 @@ def rms(x: np.ndarray) -> float:
     """
     flat = np.ascontiguousarray(x, dtype=np.float32).ravel()
     return float(np.sqrt(np.dot(flat, flat) / max(1, flat.size)))
+
+
+def peak(x: np.ndarray) -> float:
+    """Largest absolute sample of ``x``."""
+    return float(np.max(np.abs(x))) if x.size else 0.0
+
+
+def gain_to_peak(x: np.ndarray, target: float) -> float:
+    """The gain that brings the peak of ``x`` to ``target`` (1.0 when ``x`` is silent)."""
+    value = peak(x)
+    return target / value if value > SILENCE_RMS else 1.0
 
 
 def db_to_gain(db: float) -> float:

@@ -21,14 +21,27 @@ Item (``L = spec.clip_samples``, ``T = spec.frames_per_clip``)::
     vad      float32 (N,)               only with ``vad=True``: activity of the target vocal at
                                         the STFT frame rate, N = spec.stft.num_frames(L)
 
-Test split: one excerpt of up to ``test_seconds`` (30 s) per (vocal, accompaniment) pair of a
-seeded bijection (or of each track with its own accompaniment when ``random_pairing=False``),
-in the conditions ``condition`` ("plain", "v+" or "both": plain items first); SNR 0 dB unless
-``snr_db`` is given. Test items are as long as their excerpt (use batch size 1).
+Real mixtures (``real_mixtures=True``, default) for validation and test: where the split holds
+tracks with their own accompaniment (the synthetic songs, MUSDB18, MIR-1K, URSing), each item
+is a window of one such track, its vocal and its own accompaniment at the same instant and at
+their recorded levels (no RMS normalisation, no SNR draw), so the plain mixture is the track's
+own mix (its ``mixture.wav``, where the mix is the sum of the stems). "v+" still adds an extra
+vocal at ``extra_vocal_db`` relative to the target (Li et al. evaluate both). A split whose
+vocals have no accompaniment of their own (Acappella) keeps the random pairs of the RandMix
+protocol, with a warning; ``real_mixtures=False`` asks for that protocol (Li et al.'s
+"Audition-RandMix") everywhere. Random mixing (``random_pairing``) is for training.
+
+* validation: ``length`` windows at seeded offsets (item ``i`` from ``(seed, i)``), "v+" in a
+  share ``extra_vocal_share`` of them;
+* test: one excerpt of up to ``test_seconds`` (30 s) per vocal track (a seeded bijection of
+  vocals and accompaniments in the RandMix protocol), in the conditions ``condition`` ("plain",
+  "v+" or "both": plain items first); a random pair is mixed at SNR 0 dB unless ``snr_db`` is
+  given. Test items are as long as their excerpt (use batch size 1).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +103,7 @@ class SingingRecipe:
     length: int
     frames: int
     noise_seed: int
+    recorded: bool = False  # a real mixture: the sources at their recorded levels
 
 
 class SingingDataset(MixingDataset):
@@ -118,6 +132,7 @@ class SingingDataset(MixingDataset):
         vad_threshold_db: float = -20.0,
         condition: str = "both",
         test_seconds: float = 30.0,
+        real_mixtures: bool = True,
     ) -> None:
         super().__init__(cache, spec, split, seed=seed, length=length, video=video)
         self.extra_share = check_fraction(extra_vocal_share, "extra_vocal_share")
@@ -148,8 +163,17 @@ class SingingDataset(MixingDataset):
                 f"enough for a {spec.clip_seconds:g} s clip ({len(accompaniments)} found)",
             )
         self.by_track = {a.track.id: a for a in self.accompaniments}
-        if not self.random_pairing:
-            self.targets = [p for p in self.targets if p[0].id in self.by_track]
+        own = [p for p in self.targets if p[0].id in self.by_track]
+        self.real = split != "train" and bool(real_mixtures) and bool(own)
+        if split != "train" and real_mixtures and not own:
+            warnings.warn(
+                f"split {split!r} of {self.index.root} has no vocal with its own accompaniment: "
+                "its mixtures pair vocals with accompaniments of other tracks (RandMix)",
+                stacklevel=3,
+            )
+        self.own_pairing = self.real or not self.random_pairing
+        if self.own_pairing:
+            self.targets = own
             if not self.targets:
                 raise DataError(
                     self.index.index_path,
@@ -229,26 +253,26 @@ class SingingDataset(MixingDataset):
         if self.split == "test":
             pair = index % len(self.targets)
             target = self.targets[pair]
-            if self.random_pairing:
-                accompaniment = self.accompaniments[int(self.test_pairs[pair])]
-            else:
+            if self.own_pairing:
                 accompaniment = self.by_track[target[0].id]
+            else:
+                accompaniment = self.accompaniments[int(self.test_pairs[pair])]
             with_extra = self.conditions[index // len(self.targets)] == "v+"
             rng = fixed_rng(self.seed, 1, pair)  # same excerpt for the plain and v+ items
             length, frames = self._test_length(target, accompaniment)
         else:
             target = self.targets[int(rng.integers(len(self.targets)))]
-            if self.random_pairing:
-                accompaniment = self.accompaniments[int(rng.integers(len(self.accompaniments)))]
-            else:
+            if self.own_pairing:
                 accompaniment = self.by_track[target[0].id]
+            else:
+                accompaniment = self.accompaniments[int(rng.integers(len(self.accompaniments)))]
             with_extra = bool(rng.random() < self.extra_share)
             length, frames = self.clip, self.frames_per_clip
         window = self._active_window(rng, target, length, frames)
-        if self.random_pairing:
-            acc_start = int(rng.integers(0, accompaniment.samples - length + 1))
-        else:
+        if self.own_pairing:
             acc_start = min(window.start, accompaniment.samples - length)
+        else:
+            acc_start = int(rng.integers(0, accompaniment.samples - length + 1))
         extra, extra_start = None, 0
         extra_pick = self._draw_extra(rng, target) if self.extras else None
         if with_extra and extra_pick is not None:
@@ -266,6 +290,7 @@ class SingingDataset(MixingDataset):
             length=length,
             frames=frames,
             noise_seed=int(rng.integers(2**63 - 1)),
+            recorded=self.real,
         )
 
     # -- rendering --------------------------------------------------------------------------
@@ -297,15 +322,16 @@ class SingingDataset(MixingDataset):
 
     def render(self, recipe: SingingRecipe) -> dict[str, torch.Tensor]:
         length = recipe.length
-        vocal = normalize_rms(
-            self.store.audio(recipe.target[1], recipe.window.start, length), self.level_db
-        )
+        vocal = self.store.audio(recipe.target[1], recipe.window.start, length)
+        if not recipe.recorded:
+            vocal = normalize_rms(vocal, self.level_db)
         accompaniment = self.store.audio(
             recipe.accompaniment.sources[0], recipe.accompaniment_start, length
         )
         for source in recipe.accompaniment.sources[1:]:
             accompaniment += self.store.audio(source, recipe.accompaniment_start, length)
-        accompaniment = scale_to_snr(vocal, accompaniment, recipe.snr_db)
+        if not recipe.recorded:
+            accompaniment = scale_to_snr(vocal, accompaniment, recipe.snr_db)
         if recipe.extra is not None:
             extra = self._read_padded(recipe.extra[1], recipe.extra_start, length)
             if rms(vocal) > 0:

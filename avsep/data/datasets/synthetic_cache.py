@@ -4,7 +4,8 @@
 of docs/contracts.md ("The prepared cache"). :func:`make_demo_cache` generates a small corpus
 in one cache: singers (syllabic harmonic voices whose mouth frames open with their own voice),
 extra voices without picture, accompaniments, and solo and ensemble instrument tracks (one
-distinct harmonic timbre and player picture per URMP instrument).
+distinct harmonic timbre and player picture per URMP instrument). Songs and ensembles carry their
+own mix file (the exact sum of their cached sources), as a real URMP or MUSDB18 copy does.
 
 Every generated video frame carries its frame number in the first two pixels of its first row
 (``frame % 256`` and ``frame // 256``, all channels), so tests can read which frame a dataset
@@ -37,7 +38,8 @@ class SourceArrays:
 
 @dataclass
 class TrackArrays:
-    """One track; ``annotations`` maps a name to ``(values float32 (frames,), rate Hz)``."""
+    """One track; ``annotations`` maps a name to ``(values float32 (frames,), rate Hz)``;
+    ``mixture`` (C, L) is the track's own mix file (URMP AuMix, a song's mixture.wav)."""
 
     id: str
     split: str
@@ -45,6 +47,7 @@ class TrackArrays:
     performer: str | None = None
     piece: str | None = None
     annotations: dict[str, tuple[np.ndarray, float]] = field(default_factory=dict)
+    mixture: np.ndarray | None = None
 
 
 def write_cache(
@@ -88,6 +91,10 @@ def write_cache(
             "id": track.id, "split": track.split, "dir": str(base), "duration_s": duration,
             "sources": sources, "performer": track.performer, "piece": track.piece,
         }
+        if track.mixture is not None:
+            mixture_rel = base / "audio" / "mixture.npy"
+            np.save(root / mixture_rel, to_int16(track.mixture))
+            entry["mixture"] = str(mixture_rel)
         if annotations:
             entry["annotations"] = annotations
         entries.append(entry)
@@ -175,6 +182,12 @@ def player_video(
     return stamp_frames(video)
 
 
+def mix_of(sources: list[SourceArrays]) -> np.ndarray:
+    """float32 (C, L): the exact sum of ``sources`` as stored (each rounded to int16 first), so
+    that a cached mix file equals the sum of the cached sources sample for sample."""
+    return sum(to_int16(s.audio).astype(np.float32) for s in sources) / np.float32(32768.0)
+
+
 def _channels(mono: np.ndarray, channels: int) -> np.ndarray:
     return np.repeat(mono[None, :], channels, axis=0)
 
@@ -226,14 +239,14 @@ def make_demo_cache(
                     (env[: samples - samples % hop].reshape(-1, hop).mean(1) > 0.5)
                     .astype(np.float32), 100.0,
                 )
+            parts = [
+                SourceArrays("vocals", "vocals", _channels(voice, channels), video=video),
+                SourceArrays("accompaniment", "accompaniment", _channels(accompaniment, channels)),
+            ]
             tracks.append(TrackArrays(
                 id=f"{split}-song{i}", split=split, performer=f"{split}-singer{i}",
-                piece=f"{split}-piece{i}", annotations=annotations,
-                sources=[
-                    SourceArrays("vocals", "vocals", _channels(voice, channels), video=video),
-                    SourceArrays("accompaniment", "accompaniment",
-                                 _channels(accompaniment, channels)),
-                ],
+                piece=f"{split}-piece{i}", annotations=annotations, sources=parts,
+                mixture=mix_of(parts),
             ))
         for i in range(extra_vocals):
             env = syllables(rng, samples, sample_rate)
@@ -299,9 +312,10 @@ def _instrument_tracks(
     for i in range(ensembles if len(instruments) >= 2 else 0):
         size = int(rng.integers(2, min(4, len(instruments)) + 1))
         chosen = rng.choice(len(instruments), size=size, replace=False)
+        parts = [source(instruments[int(k)], f"{j + 1}_{instruments[int(k)]}")
+                 for j, k in enumerate(chosen)]
         tracks.append(TrackArrays(
             id=f"{split}-ensemble{i}", split=split, piece=f"{split}-ensemble-piece{i}",
-            sources=[source(instruments[int(k)], f"{j + 1}_{instruments[int(k)]}")
-                     for j, k in enumerate(chosen)],
+            sources=parts, mixture=mix_of(parts),
         ))
     return tracks
