@@ -1,24 +1,33 @@
 """Paper-style evaluation of a trained model on the fixed test set of a prepared cache.
 
-Per test excerpt and source: BSS Eval v4 SDR / SIR / SAR / ISR as the median over 1 s windows
-(``avsep.metrics.bss_eval``, museval's framing, NaN windows skipped), SI-SDR and SD-SDR over the
-whole excerpt, and PES / EPS (energy where the target, resp. the estimate, is silent). Systems:
+Per test excerpt and source slot (:mod:`avsep.platform.eval_scoring`): BSS Eval v4 SDR / SIR /
+SAR / ISR jointly over the sources *present* in the excerpt (median over 1 s windows, NaN
+windows skipped, as museval), SI-SDR and SD-SDR over the whole excerpt, and PES / EPS (energy
+where the target, resp. the estimate, is silent) for every slot: absent instruments of the
+fixed-slot models (C-U-Net, MHU-Net) are scored by PES only. For singing data each excerpt also
+gets whole-clip BSS Eval and its NSDR over the mixture-as-estimate (``sdr_clip``, ``sir_clip``,
+``sar_clip``, ``nsdr``, with its length ``seconds``) for the MIR-1K global scores
+(GNSDR/GSIR/GSAR, :mod:`avsep.platform.eval_tables`). Systems:
 
 * ``model`` — the model (Wiener iterations as given), on the excerpt cut into consecutive
-  clip-length windows (the last one zero-padded), separated in batches and concatenated;
-* ``mixture``, ``oracle_irm``, ``oracle_ibm`` — lower and upper bounds from the sources
+  clip-length windows (:mod:`avsep.platform.eval_chunks`); with activity sources
+  (:mod:`avsep.platform.eval_activity`) one system per source, ``model@oracle``,
+  ``model@perturbed:0.05``, ``model@detector`` (Swaminathan & Lerch's Case I vs Case II);
+* ``mixture`` — the input mixture as every source's estimate (the NSDR baseline);
+  ``oracle_irm``, ``oracle_ibm`` — upper bounds from the sources
   (``avsep.metrics.oracle_estimates`` on the model's STFT);
-* for audio-visual models, the visual ablations: ``video_constant`` (every frame replaced by
-  the clip's mean grey level), ``video_noise`` (uniform white noise frames) and
-  ``video_mismatched`` (the video of another test excerpt).
+* for audio-visual models, the visual ablations of :mod:`avsep.platform.eval_ablations`
+  (``video_constant``, ``video_noise``, ``white_noise_star``, ``video_mismatched``), applied
+  to the streams that exist only.
 
-Rows are grouped by condition: plain / v+ for singing voice, the number of sources for
-instrument mixtures; the report is a markdown table of medians and boxplot PNGs.
+Rows are grouped by ``condition``: plain / v+ for singing voice, "<n> sources" for instrument
+mixtures. The report is ``eval.md`` (medians), ``eval_rows.csv``, boxplot PNGs and each
+paper's own table (:func:`avsep.platform.eval_tables.write_paper_tables`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,11 +36,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from avsep.audio.chunking import ChunkPlan, merge, split
+from avsep.platform.eval_ablations import ABLATIONS, ablate, feature_noise, visual_frontend
+from avsep.platform.eval_activity import ActivitySource, activity_for, fixed_activity
+from avsep.platform.eval_chunks import chunk_item, clip_plan, separate_long, slice_pad
+from avsep.platform.eval_scoring import METRICS, score
 
-METRICS = ("sdr", "sir", "sar", "isr", "si_sdr", "sd_sdr", "pes", "eps")
-ABLATIONS = ("video_constant", "video_noise", "video_mismatched")
 ORACLES = ("mixture", "oracle_irm", "oracle_ibm")
+CLIP_METRICS = ("sdr_clip", "sir_clip", "sar_clip", "nsdr")
+
+__all__ = ["ABLATIONS", "CLIP_METRICS", "METRICS", "ORACLES", "Evaluation", "ablate",
+           "chunk_item", "clip_plan", "evaluate", "score", "separate_long", "slice_pad",
+           "summarise", "write_evaluation", "write_tables"]
 
 
 @dataclass
@@ -39,100 +54,6 @@ class Evaluation:
     rows: pd.DataFrame
     summary: pd.DataFrame
     files: list[Path] = field(default_factory=list)
-
-
-def _slice_pad(x: torch.Tensor, start: int, size: int, dim: int) -> torch.Tensor:
-    """``x[start:start+size]`` along ``dim``, padded by repeating the last element."""
-    part = x.narrow(dim, start, max(0, min(size, x.shape[dim] - start)))
-    if part.shape[dim] == size:
-        return part
-    if part.shape[dim] == 0:
-        part = x.narrow(dim, x.shape[dim] - 1, 1)
-    last = part.narrow(dim, part.shape[dim] - 1, 1)
-    reps = [1] * part.ndim
-    reps[dim] = size - part.shape[dim]
-    return torch.cat([part, last.repeat(*reps)], dim=dim)
-
-
-def clip_plan(model: Any, item: dict[str, torch.Tensor]) -> ChunkPlan:
-    """Consecutive clip-length windows over ``item``'s mixture (the last one zero-padded)."""
-    return ChunkPlan.for_length(item["mixture"].shape[-1], model.spec.clip_samples, overlap=0.0)
-
-
-def chunk_item(model: Any, item: dict[str, torch.Tensor],
-               plan: ChunkPlan | None = None) -> dict[str, torch.Tensor]:
-    """One long item -> a batch of clip-length windows (n, ...) of every key the model reads.
-
-    mixture (C, L) -> (n, C, clip) zero-padded; video (V, T, ...) -> (n, V, frames_per_clip,
-    ...); vad (N,) -> (n, frames of a clip); labels (K,) -> (n, K).
-    """
-    spec = model.spec
-    clip = spec.clip_samples
-    plan = plan or clip_plan(model, item)
-    starts = plan.starts
-    batch = {"mixture": split(item["mixture"], plan)}
-    if "video" in model.inputs:
-        frames = spec.frames_per_clip
-        step = frames  # windows are clip-aligned, so are their frames
-        batch["video"] = torch.stack([_slice_pad(item["video"], j * step, frames, 1)
-                                      for j in range(len(starts))])
-    if "vad" in model.inputs:
-        n_frames = spec.stft.num_frames(clip)
-        hop = clip // spec.stft.hop_length
-        batch["vad"] = torch.stack([_slice_pad(item["vad"], j * hop, n_frames, 0)
-                                    for j in range(len(starts))])
-    if "labels" in model.inputs:
-        batch["labels"] = item["labels"].expand(len(starts), -1)
-    return batch
-
-
-@torch.no_grad()
-def separate_long(model: Any, item: dict[str, torch.Tensor], wiener: int,
-                  batch_size: int = 8) -> torch.Tensor:
-    """Source estimates (S, C, L) for a long item, window by window."""
-    plan = clip_plan(model, item)
-    batch = chunk_item(model, item, plan)
-    outputs = []
-    for start in range(0, batch["mixture"].shape[0], batch_size):
-        part = {k: v[start:start + batch_size] for k, v in batch.items()}
-        outputs.append(model.separate(part, wiener_iterations=wiener))
-    return merge(torch.cat(outputs), plan)  # (n, S, C, clip) -> (S, C, L)
-
-
-def ablate(item: dict[str, torch.Tensor], kind: str, other: dict[str, torch.Tensor],
-           generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """A copy of ``item`` with its video replaced as the ablation ``kind`` says."""
-    video = item["video"]
-    if kind == "video_constant":
-        new = torch.full_like(video, int(video.float().mean().round()))
-    elif kind == "video_noise":
-        new = torch.randint(0, 256, video.shape, generator=generator, dtype=torch.int64).to(
-            video.dtype)
-    elif kind == "video_mismatched":
-        new = _slice_pad(other["video"], 0, video.shape[1], 1)
-    else:
-        raise ValueError(f"unknown ablation {kind!r}; valid choices: {', '.join(ABLATIONS)}")
-    return {**item, "video": new}
-
-
-def score(references: torch.Tensor, estimates: torch.Tensor, rate: int
-          ) -> dict[str, np.ndarray]:
-    """Per-source metrics of estimates (S, C, L) against references (S, C, L) -> each (S,)."""
-    from avsep.metrics import bss_eval, sd_sdr, si_sdr, silence_scores
-
-    refs = references.double()
-    ests = estimates.double()
-    bss = bss_eval(refs.transpose(1, 2), ests.transpose(1, 2), rate)
-    out = {k: np.array([np.nan if np.isnan(v).all() else np.nanmedian(v) for v in bss[k]])
-           for k in ("sdr", "sir", "sar", "isr")}
-    out["si_sdr"] = torch.as_tensor(si_sdr(refs, ests, eps=1e-8)).mean(-1).numpy()
-    out["sd_sdr"] = torch.as_tensor(sd_sdr(refs, ests, eps=1e-8)).mean(-1).numpy()
-    silence = silence_scores(refs, ests, rate)
-    for k in ("pes", "eps"):
-        values = torch.as_tensor(silence[k]).numpy()
-        out[k] = np.nanmean(np.where(np.isnan(values), np.nan, values), axis=-1) \
-            if not np.isnan(values).all() else np.full(values.shape[0], np.nan)
-    return out
 
 
 def conditions(dataset: Any, count: int) -> Iterator[str]:
@@ -147,26 +68,96 @@ def conditions(dataset: Any, count: int) -> Iterator[str]:
             yield "all"
 
 
-def _systems(model: Any, ablations: bool) -> list[str]:
-    systems = ["model", *ORACLES]
-    if ablations and "video" in model.inputs:
-        systems += list(ABLATIONS)
-    return systems
+def ablation_systems(model: Any) -> list[str]:
+    """The ablations that apply to ``model`` (none without video; white-noise* needs a
+    visual front-end module)."""
+    if "video" not in model.inputs:
+        return []
+    try:
+        visual_frontend(model)
+    except ValueError:
+        return [a for a in ABLATIONS if a != "white_noise_star"]
+    return list(ABLATIONS)
+
+
+def fixed_slots(model: Any) -> bool:
+    """Whether the model's slots are named instruments (absent ones are scored by PES)."""
+    from avsep.data.records import URMP_INSTRUMENTS
+
+    names = tuple(getattr(model, "source_names", ()))
+    return bool(names) and set(names) <= set(URMP_INSTRUMENTS)
+
+
+def clip_rows(refs: torch.Tensor, est: torch.Tensor, rate: int) -> dict[str, np.ndarray]:
+    """Whole-clip BSS Eval ``sdr_clip``/``sir_clip``/``sar_clip`` (S,) of the present sources
+    with a non-silent estimate (NaN elsewhere); refs, est (S, C, L)."""
+    from avsep.metrics import bss_eval
+
+    count = refs.shape[0]
+    out = {k: np.full(count, np.nan) for k in CLIP_METRICS[:3]}
+    present = refs.flatten(1).abs().amax(dim=1) > 0
+    silent_est = est.flatten(1).abs().amax(dim=1) == 0
+    keep = torch.nonzero(present & ~silent_est).flatten()
+    if keep.numel() == 0:
+        return out
+    scores = bss_eval(refs[keep].double().transpose(1, 2), est[keep].double().transpose(1, 2),
+                      rate, window=None, hop=None)
+    for name in CLIP_METRICS[:3]:
+        out[name][keep.numpy()] = scores[name.removesuffix("_clip")][:, 0]
+    return out
+
+
+def _estimates(model: Any, item: dict[str, torch.Tensor], refs: torch.Tensor, wiener: int,
+               systems: Sequence[str], other: dict[str, torch.Tensor] | None,
+               activities: Sequence[ActivitySource], detector: Any | None,
+               generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """Estimates (S, C, L) of every system for one item."""
+    from avsep.metrics import oracle_estimates
+
+    out: dict[str, torch.Tensor] = {}
+    if activities:
+        with fixed_activity(model):
+            for source in activities:
+                fed = {**item, "vad": activity_for(item, source, model, detector, generator)}
+                out[f"model@{source.label}"] = separate_long(model, fed, wiener)
+    else:
+        out["model"] = separate_long(model, item, wiener)
+    out["mixture"] = item["mixture"].float().expand_as(refs)  # the input as every estimate
+    for kind in ORACLES[1:]:
+        out[kind] = oracle_estimates(refs, model.spec.stft, kind.removeprefix("oracle_")).float()
+    for kind in systems:
+        if kind == "white_noise_star":
+            with feature_noise(model, generator):
+                out[kind] = separate_long(model, item, wiener)
+        else:
+            out[kind] = separate_long(model, ablate(item, kind, other or item, generator), wiener)
+    return out
 
 
 def evaluate(model: Any, dataset: Any, wiener: int = 0, ablations: bool = True,
-             max_items: int | None = None, seed: int = 0) -> pd.DataFrame:
-    """One row per (item, system, source) with :data:`METRICS`; see the module docstring."""
+             max_items: int | None = None, seed: int = 0, *,
+             activities: Sequence[ActivitySource] = (), detector: Any | None = None,
+             clip_scores: bool | None = None) -> pd.DataFrame:
+    """One row per (item, system, source slot); see the module docstring.
+
+    Columns: item, condition, system, source, present, seconds, :data:`METRICS`, and with
+    ``clip_scores`` (default: for singing data, ``vad`` included) :data:`CLIP_METRICS`;
+    ``instrument`` for URMP-named sources. Absent slots get a row only for fixed-slot models
+    (PES/EPS).
+    """
     from tqdm import tqdm
 
     from avsep.data.records import URMP_INSTRUMENTS
-    from avsep.metrics import oracle_estimates
 
     model.eval()
     rate = model.spec.stft.sample_rate
     count = len(dataset) if max_items is None else min(max_items, len(dataset))
     labels = list(conditions(dataset, len(dataset)))[:count]
     names = list(getattr(model, "source_names", ()))
+    keep_absent = fixed_slots(model)
+    systems = ablation_systems(model) if ablations else []
+    if clip_scores is None:
+        clip_scores = getattr(dataset, "kind", None) in ("singing", "vad")
     generator = torch.Generator().manual_seed(seed)
     rows = []
     for i in tqdm(range(count), desc="evaluating", unit="excerpt"):
@@ -175,23 +166,28 @@ def evaluate(model: Any, dataset: Any, wiener: int = 0, ablations: bool = True,
         condition = labels[i]
         if "num_sources" in item:
             condition = f"{int(item['num_sources'])} sources"
-        estimates: dict[str, torch.Tensor] = {"model": separate_long(model, item, wiener)}
-        for kind in ORACLES:
-            oracle = "mixture" if kind == "mixture" else kind.removeprefix("oracle_")
-            estimates[kind] = oracle_estimates(refs, model.spec.stft, oracle).float()
-        if ablations and "video" in model.inputs:
-            other = dataset[(i + 1) % len(dataset)]
-            for kind in ABLATIONS:
-                estimates[kind] = separate_long(model, ablate(item, kind, other, generator),
-                                                wiener)
+        other = dataset[(i + 1) % len(dataset)] if systems else None
+        estimates = _estimates(model, item, refs, wiener, systems, other, activities, detector,
+                               generator)
+        seconds = refs.shape[-1] / rate
+        estimates = {k: v[:refs.shape[0]].float() for k, v in estimates.items()}
+        clip: dict[str, dict[str, np.ndarray]] = {}
+        if clip_scores:
+            clip = {system: clip_rows(refs, est, rate) for system, est in estimates.items()}
+            for values in clip.values():  # NSDR: the gain over the mixture as the estimate
+                values["nsdr"] = values["sdr_clip"] - clip["mixture"]["sdr_clip"]
         for system, est in estimates.items():
-            values = score(refs, est[:refs.shape[0]], rate)
+            values = score(refs, est, rate)
+            extra = clip.get(system, {})
             for s in range(refs.shape[0]):
-                if refs[s].abs().max() == 0 and "labels" in item:
-                    continue  # an absent instrument slot: scored by PES only in the paper
-                name = names[s] if s < len(names) else f"source{s}"
+                present = bool(values["present"][s])
+                if not present and not keep_absent:
+                    continue
+                name = names[s] if s < len(names) else f"source{s + 1}"
                 row = {"item": i, "condition": condition, "system": system, "source": name,
-                       **{k: float(values[k][s]) for k in METRICS}}
+                       "present": present, "seconds": seconds,
+                       **{k: float(values[k][s]) for k in METRICS},
+                       **{k: float(v[s]) for k, v in extra.items()}}
                 if name in URMP_INSTRUMENTS:
                     row["instrument"] = name
                 rows.append(row)
@@ -199,21 +195,29 @@ def evaluate(model: Any, dataset: Any, wiener: int = 0, ablations: bool = True,
 
 
 def summarise(rows: pd.DataFrame) -> pd.DataFrame:
-    """Median of every metric per (system, condition, source), with the excerpt count."""
-    grouped = rows.groupby(["system", "condition", "source"], sort=False)
-    summary = grouped[list(METRICS)].median()
+    """Median of every metric per (system, condition, source, present), with the row count.
+
+    Present sources give SDR/SIR/SAR/ISR/SI-SDR/SD-SDR; absent slots (present=False) give
+    PES/EPS only.
+    """
+    keys = ["system", "condition", "source"] + (["present"] if "present" in rows else [])
+    grouped = rows.groupby(keys, sort=False)
+    metrics = [m for m in (*METRICS, *CLIP_METRICS) if m in rows]
+    summary = grouped[metrics].median()
     summary["excerpts"] = grouped.size()
     return summary.reset_index()
 
 
 def boxplots(rows: pd.DataFrame, out: Path) -> list[Path]:
-    """One PNG per metric among SDR and SI-SDR: a box per system, sources side by side."""
+    """One PNG per metric among SDR and SI-SDR: a box per system (present sources)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     files = []
+    if "present" in rows:
+        rows = rows[rows["present"]]
     systems = list(dict.fromkeys(rows["system"]))
     for metric in ("sdr", "si_sdr"):
         fig, ax = plt.subplots(figsize=(1.2 * len(systems) + 3, 4))
@@ -229,15 +233,35 @@ def boxplots(rows: pd.DataFrame, out: Path) -> list[Path]:
     return files
 
 
-def write_evaluation(rows: pd.DataFrame, out: Path, title: str) -> Evaluation:
-    """``eval.md`` (medians), ``eval_rows.csv`` (every score) and the boxplots in ``out``."""
+def write_tables(rows: pd.DataFrame, out: Path, title: str, tables: dict[str, pd.DataFrame],
+                 notes: Sequence[str] = (), head: str = "") -> list[Path]:
+    """``eval.md`` (``head``, then each table), ``eval_rows.csv`` (every row) and one
+    ``table_<name>.csv`` per table in ``out``; returns the files written."""
     from avsep.platform.report import markdown
 
     out.mkdir(parents=True, exist_ok=True)
-    summary = summarise(rows)
-    (out / "eval.md").write_text(f"# {title}\n\nMedians over test excerpts (BSS Eval v4 "
-                                 "metrics: median over 1 s windows per excerpt).\n\n"
-                                 + markdown(summary))
+    text = [f"# {title}\n\n", *(f"{n}\n\n" for n in notes), head]
+    files = [out / "eval.md", out / "eval_rows.csv"]
+    for name, table in tables.items():
+        text += [f"\n## {name}\n\n", markdown(table)]
+        path = out / f"table_{name}.csv"
+        table.to_csv(path, index=False)
+        files.append(path)
+    (out / "eval.md").write_text("".join(text))
     rows.to_csv(out / "eval_rows.csv", index=False)
-    files = [out / "eval.md", out / "eval_rows.csv", *boxplots(rows, out)]
-    return Evaluation(rows=rows, summary=summary, files=files)
+    return files
+
+
+def write_evaluation(rows: pd.DataFrame, out: Path, title: str, *,
+                     tables: dict[str, pd.DataFrame] | None = None,
+                     notes: Sequence[str] = ()) -> Evaluation:
+    """The separation report: :func:`write_tables` with the medians of :func:`summarise` first,
+    plus the boxplots."""
+    from avsep.platform.report import markdown
+
+    summary = summarise(rows)
+    head = ("Medians over test excerpts (BSS Eval v4 metrics: median over 1 s windows per "
+            "excerpt, jointly over the sources present; absent slots: PES/EPS).\n\n"
+            + markdown(summary))
+    files = write_tables(rows, out, title, tables or {}, notes, head)
+    return Evaluation(rows=rows, summary=summary, files=[*files, *boxplots(rows, out)])
