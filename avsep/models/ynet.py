@@ -23,10 +23,24 @@ Visual encoders (``visual``):
 * ``end_to_end`` — Y-Net-mr: mixed-convolution network MC3-18 (torchvision ``mc3_18``: stem,
   layer1 (3-D), layer2, layer3 (2-D), 256 channels, spatial mean) on 96×96 RGB mouth crops,
   trained with the separator (the ``tiny`` preset uses the zoo's ``conv3d`` front-end);
-* ``vocalist`` — Y-Net-mr-V: VocaLiST's visual encoder on 48×96 crops, loaded from a VocaLiST
-  checkpoint (``vocalist_checkpoint``) and frozen (``visual_trainable=False``, the paper's
-  "PT - VocaLiST" row) or trained (``visual_trainable=True``; without a checkpoint this is the
-  paper's "Y-Net-mr-V E2E" row).
+* ``vocalist`` — Y-Net-mr-V: VocaLiST's visual encoder on 48×96 crops. ``vocalist_init``
+  says where its weights come from:
+
+  - ``"pretrained"`` (the default when ``vocalist_checkpoint`` is set): loaded from a VocaLiST
+    checkpoint or ``vocalist`` model package and frozen — the paper's "PT - VocaLiST" row;
+  - ``"random"`` (the default without a checkpoint): randomly initialised and trained with the
+    separator — the paper's "Y-Net-mr-V E2E" row. A *frozen* random encoder (random
+    features: an ablation, or a saved Y-Net whose weights already hold the encoder) is
+    built only when ``vocalist_init: random`` and ``visual_trainable: false`` are both
+    given explicitly; never as a fallback for a missing checkpoint.
+
+  ``visual_trainable`` defaults to False for pre-trained weights and True otherwise.
+
+``vocalist_checkpoint`` applies only to the arm that uses it (``visual: vocalist`` with
+``vocalist_init: pretrained``); the other arms ignore it, so one base config (e.g. the one the
+multi-stage search fills from the registered VocaLiST champion) serves every arm of a study.
+A trained model's package should store :func:`portable_options` (no local checkpoint path;
+the package's weights hold the encoder).
 
 Sources (``sources``): the network predicts one mask, the target voice's (paper). With
 ``"vocals+accompaniment"`` (default, the layout of the ``singing`` dataset) the second source
@@ -41,7 +55,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -198,14 +211,14 @@ class YNet(SeparationModel):
 
 def build_visual(config: YNetConfig, visual: str, checkpoint: str | None,
                  trainable: bool) -> VisualFrontend:
-    """The visual encoder of a Y-Net variant (see the module docstring)."""
+    """The visual encoder of a Y-Net variant (see the module docstring).
+
+    ``checkpoint`` is the VocaLiST checkpoint to load (``visual == "vocalist"`` only) or None
+    for a randomly initialised encoder.
+    """
     if visual == "vocalist":
         from avsep.models.vocalist import build_visual_encoder
 
-        if checkpoint is None and not trainable:
-            warnings.warn("ynet: frozen VocaLiST encoder without vocalist_checkpoint has random "
-                          "weights (expected only when weights come from a saved ynet)",
-                          stacklevel=3)
         return build_visual_encoder(checkpoint, trainable, preset=config.vocalist_preset)
     if config.end_to_end == "mc3_18":
         return MC3Frontend(trainable)
@@ -222,26 +235,65 @@ INFO = ModelInfo(
     conditioning=("film_bottleneck",),
     masks=("complex",),
     frontends=("mc3_18", "vocalist"),
-    notes="visual: end_to_end | vocalist (vocalist_checkpoint, visual_trainable)",
+    notes="visual: end_to_end | vocalist (vocalist_checkpoint, vocalist_init, visual_trainable)",
 )
 
-OPTIONS = ("visual", "vocalist_checkpoint", "visual_trainable", "sources")
+OPTIONS = ("visual", "vocalist_checkpoint", "vocalist_init", "visual_trainable", "sources")
+VOCALIST_INITS = ("pretrained", "random")
+
+
+def visual_options(options: Mapping[str, Any]) -> tuple[str, str | None, bool]:
+    """``(visual, checkpoint or None, trainable)`` of a Y-Net config; see the module docstring.
+
+    Raises ``ValueError`` naming the config key to set when the pre-trained arm has no
+    checkpoint, or when a frozen random VocaLiST encoder was not asked for explicitly.
+    """
+    visual = check_choice("visual", options.get("visual", "end_to_end"), VISUALS)
+    checkpoint = options.get("vocalist_checkpoint")
+    if visual != "vocalist":  # the checkpoint belongs to the other arm of the study
+        return visual, None, bool(options.get("visual_trainable", True))
+    explicit_init = options.get("vocalist_init")
+    init = check_choice("vocalist_init", explicit_init or
+                        ("pretrained" if checkpoint is not None else "random"), VOCALIST_INITS)
+    trainable = bool(options.get("visual_trainable", init == "random"))
+    if init == "pretrained":
+        if checkpoint is None:
+            raise ValueError(
+                "ynet: vocalist_init 'pretrained' needs model.vocalist_checkpoint (a VocaLiST "
+                "checkpoint file or a 'vocalist' model package folder, e.g. the registered "
+                "champion of `avsep tune --space vocalist`); for the end-to-end arm set "
+                "model.vocalist_init: random")
+        return visual, str(checkpoint), trainable
+    if not trainable and explicit_init is None:
+        raise ValueError(
+            "ynet: a frozen VocaLiST encoder without model.vocalist_checkpoint would give random "
+            "features; set model.vocalist_checkpoint to a pre-trained VocaLiST, or "
+            "model.visual_trainable: true to train it end to end, or model.vocalist_init: "
+            "random to ask for frozen random features on purpose")
+    return visual, None, trainable
+
+
+def portable_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The config to store in a trained Y-Net's model package: without the local
+    ``vocalist_checkpoint`` path (the package's weights already hold the encoder), with the
+    arm spelled out (``vocalist_init: random`` + the built ``visual_trainable``), so the package
+    rebuilds the same module on a machine that never saw the checkpoint."""
+    visual, _, trainable = visual_options(options)
+    out = {k: v for k, v in options.items() if k != "vocalist_checkpoint"}
+    if visual == "vocalist":
+        out.update(vocalist_init="random", visual_trainable=trainable)
+    return out
 
 
 @register("ynet", info=INFO)
 def build_ynet(options: Mapping[str, Any]) -> YNet:
-    """``{"name": "ynet", "preset", "visual", "vocalist_checkpoint", "visual_trainable",
-    "sources"}``; the VocaLiST encoder is frozen by default, MC3-18 is trained."""
+    """``{"name": "ynet", "preset", "visual", "vocalist_checkpoint", "vocalist_init",
+    "visual_trainable", "sources"}``; see the module docstring for the visual arms."""
     check_options("ynet", options, OPTIONS)
     preset = check_choice("preset", options.get("preset", "paper"), tuple(PRESETS))
-    visual = check_choice("visual", options.get("visual", "end_to_end"), VISUALS)
     sources = check_choice("sources", options.get("sources", "vocals+accompaniment"),
                            tuple(SOURCE_LAYOUTS))
-    checkpoint = options.get("vocalist_checkpoint")
-    if checkpoint is not None and visual != "vocalist":
-        raise ValueError(f"ynet: vocalist_checkpoint needs visual 'vocalist'; got {visual!r} "
-                         f"(valid choices: {', '.join(VISUALS)})")
-    trainable = bool(options.get("visual_trainable", visual == "end_to_end"))
+    visual, checkpoint, trainable = visual_options(options)
     config = PRESETS[preset]
     encoder = build_visual(config, visual, checkpoint, trainable)
     return YNet(config, encoder, visual=visual, sources=sources, preset=preset)

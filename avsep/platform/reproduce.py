@@ -191,6 +191,7 @@ def _score_separation(model: Any, cache: Path, arm: Arm, options: ReproduceOptio
     dataset = make_dataset(model.data_kind, cache_path, model.spec, "test", **dataset_opts)
     rows = evaluate(model, dataset, int(evaluation.get("wiener", 0)), ablations=False,
                     max_items=options.test_items)
+    # absent instrument slots carry PES only (NaN BSS Eval): findings filter by metric
     return rows[rows["system"].isin(["model", "mixture"])]
 
 
@@ -200,8 +201,7 @@ def _score_sync(model: Any, cache: Path, arm: Arm, options: ReproduceOptions) ->
 
     cache_path = resolve_cache(cache, model.spec, ("test",))
     contexts = tuple(arm.evaluation.get("contexts", (5, 7, 9, 11, 13, 15)))
-    rows = evaluate_sync(model, cache_path, "test", contexts=contexts,
-                         max_items=options.test_items)
+    rows = evaluate_sync(model, cache_path, "test", contexts=contexts, items=options.test_items)
     return rows.assign(system="model")
 
 

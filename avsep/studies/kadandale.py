@@ -25,7 +25,8 @@ STUDY = Study(
             upstream=("vocalist", "model.vocalist_checkpoint")),
     ),
     findings=(
-        Finding("sync_context", "sync accuracy rises with context", "accuracy", ("vocalist",),
+        Finding("sync_context", "sync accuracy (±1 frame) rises with context", "acc_tol1",
+                ("vocalist",),
                 kind="trend_up", along="context",
                 paper="Tables 1–2: accuracy grows with the context window (5 → 15 frames)"),
         Finding("pretrained_beats_e2e", "frozen pre-trained sync features > end-to-end Y-Net",

@@ -32,9 +32,10 @@ def vocalist_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_paper_sizes_computed_without_forward() -> None:
     e2e = parameter_count({"name": "ynet", "preset": "paper"})
-    frozen = parameter_count({"name": "ynet", "preset": "paper", "visual": "vocalist"})
-    trainable = parameter_count({"name": "ynet", "preset": "paper", "visual": "vocalist"},
-                                trainable_only=True)
+    frozen_random = {"name": "ynet", "preset": "paper", "visual": "vocalist",
+                     "vocalist_init": "random", "visual_trainable": False}
+    frozen = parameter_count(frozen_random)
+    trainable = parameter_count(frozen_random, trainable_only=True)
     assert frozen - trainable == VOCALIST_ENCODER  # exactly the frozen VocaLiST encoder
     # the two variants differ only in the visual encoder (MC3-18 to layer3: 256 features)
     # and the width of the FiLM projection (256 vs 512 features -> 2·256 outputs)
@@ -149,11 +150,44 @@ def test_model_package_round_trip(vocalist_checkpoint: Path, tmp_path: Path) -> 
         assert torch.equal(again(batch)["mask"], model(batch)["mask"])
 
 
+def test_portable_package_reloads_without_the_checkpoint(vocalist_checkpoint: Path,
+                                                         tmp_path: Path) -> None:
+    """A Y-Net-mr-V (PT) saved with portable_options rebuilds the same frozen module from its
+    package alone, after the VocaLiST checkpoint it was trained from is gone."""
+    import shutil
+
+    from avsep.models.package import load_model_package, save_model_package
+    from avsep.models.ynet import portable_options
+
+    local = tmp_path / "vocalist.pt"
+    shutil.copy(vocalist_checkpoint, local)
+    config = {"name": "ynet", "preset": "tiny", "visual": "vocalist",
+              "vocalist_checkpoint": str(local)}
+    model = build(config).eval()
+    stored = portable_options(config)
+    assert stored == {"name": "ynet", "preset": "tiny", "visual": "vocalist",
+                      "vocalist_init": "random", "visual_trainable": False}
+    save_model_package(model, stored, tmp_path / "pkg")
+    local.unlink()
+    again, _ = load_model_package(tmp_path / "pkg")
+    assert not any(p.requires_grad for p in again.visual_encoder.parameters())
+    batch = tiny_batch(model)
+    with torch.no_grad():
+        assert torch.equal(again(batch)["mask"], model(batch)["mask"])
+    assert portable_options({"name": "ynet", "visual": "end_to_end",
+                             "vocalist_checkpoint": "x"}) == {"name": "ynet",
+                                                              "visual": "end_to_end"}
+
+
 @pytest.mark.parametrize(
     ("config", "message"),
     [
         ({"visual": "resnet18"}, "valid choices: end_to_end, vocalist"),
-        ({"vocalist_checkpoint": "v.pt"}, "vocalist_checkpoint needs visual 'vocalist'"),
+        ({"visual": "vocalist", "vocalist_init": "pretrained"},
+         "needs model.vocalist_checkpoint"),
+        ({"visual": "vocalist", "visual_trainable": False}, "model.vocalist_init: random"),
+        ({"visual": "vocalist", "vocalist_init": "imagenet"},
+         "valid choices: pretrained, random"),
         ({"sources": "accompaniment"}, "valid choices: vocals\\+accompaniment, vocals"),
         ({"mask_type": "ratio"}, "unknown option"),
     ],
@@ -161,6 +195,29 @@ def test_model_package_round_trip(vocalist_checkpoint: Path, tmp_path: Path) -> 
 def test_bad_configs_fail_at_build_time(config: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         build({"name": "ynet", "preset": "tiny", **config})
+
+
+def test_one_base_config_builds_every_arm(vocalist_checkpoint: Path) -> None:
+    """The study's base config carries the checkpoint; it applies only to the pre-trained arm:
+    MC3/conv3d end to end ignores it, the V-E2E arm is random and trained, the PT arm loads it
+    and is frozen, and a frozen random encoder is built only when asked for by name."""
+    from avsep.models.vocalist import load_vocalist
+
+    base = {"name": "ynet", "preset": "tiny", "vocalist_checkpoint": str(vocalist_checkpoint)}
+    pretrained = load_vocalist(vocalist_checkpoint).visual_encoder.state_dict()
+    e2e = build({**base, "visual": "end_to_end"})
+    assert all(p.requires_grad for p in e2e.visual_encoder.parameters())
+    v_e2e = build({**base, "visual": "vocalist", "vocalist_init": "random"})
+    assert all(p.requires_grad for p in v_e2e.visual_encoder.parameters())
+    v_pt = build({**base, "visual": "vocalist"})
+    assert not any(p.requires_grad for p in v_pt.visual_encoder.parameters())
+    for arm, loaded in ((v_e2e, False), (v_pt, True)):
+        state = arm.visual_encoder.state_dict()
+        same = all(torch.equal(state[k], v) for k, v in pretrained.items())
+        assert same == loaded
+    frozen_random = build({"name": "ynet", "preset": "tiny", "visual": "vocalist",
+                           "vocalist_init": "random", "visual_trainable": False})
+    assert not any(p.requires_grad for p in frozen_random.visual_encoder.parameters())
 
 
 def test_missing_checkpoint_is_named(tmp_path: Path) -> None:
@@ -179,8 +236,7 @@ def test_only_the_target_singer_stream() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("visual", ["end_to_end", "vocalist"])
 def test_paper_size_forward_and_backward(visual: str) -> None:
-    model = build({"name": "ynet", "preset": "paper", "visual": visual,
-                   "visual_trainable": visual == "end_to_end"})
+    model = build({"name": "ynet", "preset": "paper", "visual": visual})
     out = forward_backward(model, tiny_batch(model, batch_size=1))
     assert out["mask"].shape == (1, 2, 1, 512, 256)
     assert gradient_problems(model) == {}

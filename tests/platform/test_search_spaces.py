@@ -30,13 +30,27 @@ def _sample(space, count: int, seed: int = 0) -> list[tuple[dict, dict]]:
     return out
 
 
+@pytest.fixture(scope="module")
+def stage_base(tmp_path_factory):
+    """What the driver adds to the base config of a space with upstream stages
+    (avsep.platform.stages): here a tiny VocaLiST checkpoint for ``model.vocalist_checkpoint``."""
+    from avsep.models.vocalist import save_checkpoint
+
+    path = save_checkpoint(build({"name": "vocalist", "preset": "tiny"}),
+                           tmp_path_factory.mktemp("stage") / "vocalist.pt")
+    return {"model": {"vocalist_checkpoint": str(path)}}
+
+
 @pytest.mark.parametrize("name", names())
-def test_space_yields_buildable_configs(name):
+def test_space_yields_buildable_configs(name, stage_base):
+    from avsep.platform.stages import stages_of
+
     space = get(name)
+    base = merge({"model": {"preset": "tiny"}}, stage_base if stages_of(space) else {})
     built_for_real: set[str] = set()
     models_seen = set()
     for i, (_, experiment) in enumerate(_sample(space, SAMPLES)):
-        cfg = validate(merge({"model": {"preset": "tiny"}}, experiment), f"{name} sample {i}")
+        cfg = validate(merge(base, experiment), f"{name} sample {i}")
         model_cfg = cfg.model.build_dict()
         key = json.dumps(model_cfg, sort_keys=True)
         if key in built_for_real:
