@@ -20,8 +20,19 @@ def layout_option(text: str) -> tuple[str, Any]:
         return key, value
 
 
+def split_fractions(text: str) -> tuple[float, float, float]:
+    """``--split-fractions 0.8,0.1,0.1`` -> ``(0.8, 0.1, 0.1)``."""
+    from avsep.data.splits import parse_fractions
+
+    try:
+        return parse_fractions(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def add_layout_arguments(parser: argparse.ArgumentParser) -> None:
-    """--layout, --root, --opt, --skip-bad: shared by `data inspect` and `prepare`."""
+    """--layout, --root, --opt, --skip-bad and the split flags: shared by `data inspect` and
+    `prepare`."""
     from avsep.data.layouts import LAYOUTS
 
     parser.add_argument("--layout", required=True, choices=sorted(LAYOUTS),
@@ -32,6 +43,26 @@ def add_layout_arguments(parser: argparse.ArgumentParser) -> None:
                         help="reader option, e.g. --opt variant=undivided --opt sample_rate=48000")
     parser.add_argument("--skip-bad", action="store_true",
                         help="report a bad file and skip its track instead of stopping")
+    splits = parser.add_argument_group(
+        "splits", "which tracks train, validate and test (avsep.data.splits); the dataset's "
+                  "official split where it has one, else a seeded piece- and performer-disjoint "
+                  "hash split. Nothing is written into the dataset")
+    splits.add_argument("--splits", metavar="FILE",
+                        help='JSON {"<track id>": "train"|"val"|"test"} naming every track; '
+                             "overrides every other rule")
+    splits.add_argument("--split-policy", choices=("default", "hash", "paper"), default="default",
+                        help="default: official split, else hash; hash: always the seeded hash "
+                             "split; paper: MIR-1K's Huang et al. split (abjones, amy train)")
+    splits.add_argument("--split-fractions", type=split_fractions, default=(0.8, 0.1, 0.1),
+                        metavar="TRAIN,VAL,TEST",
+                        help="shares of tracks of the hash split (default 0.8,0.1,0.1)")
+    splits.add_argument("--split-seed", type=int, default=0, help="seed of the hash split")
+
+
+def split_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The :func:`avsep.data.splits.assign_splits` options the split flags ask for."""
+    return {"splits_file": args.splits, "policy": args.split_policy,
+            "fractions": args.split_fractions, "seed": args.split_seed}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,21 +96,25 @@ def _print_table(tracks: list[Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     from avsep.data.layouts import read_layout
     from avsep.data.records import DataError
+    from avsep.data.splits import assign_splits
 
     try:
         # Always collect every problem; --skip-bad only decides the exit code.
         tracks, problems = read_layout(args.layout, args.root, skip_bad=True, **dict(args.opt))
+        policy = assign_splits(args.layout, args.root, tracks, **split_options(args))
     except (DataError, ValueError, TypeError) as err:
         print(f"error: {err}")
         return 2
     if args.json:
         print(json.dumps({"layout": args.layout, "root": str(args.root),
+                          "split_policy": policy.to_json(),
                           "tracks": [t.to_json() for t in tracks],
                           "problems": [{"path": str(p.path), "message": p.message}
                                        for p in problems]}, indent=1))
     else:
         _print_table(tracks)
-        print(f"\n{len(tracks)} track(s), {len(problems)} problem(s)")
+        print(f"\n{len(tracks)} track(s), {len(problems)} problem(s); split policy "
+              f"{policy.name} ({policy.source}): {policy.counts}")
         for problem in problems:
             print(f"  problem: {problem}")
     return 1 if problems and not args.skip_bad else 0

@@ -20,6 +20,14 @@ Where the crop box comes from, first match wins (recorded per source as ``crop_f
 5. ``centre``    — the largest centred box of the crop's aspect ratio (one player, or no face
                    found, or OpenCV missing).
 
+Splits: :mod:`avsep.data.splits` assigns every track a train/val/test split (the dataset's
+official one, a seeded performer- and piece-disjoint hash, or a user's ``--splits`` file) and
+the index records it: ``layout``, ``root``, ``split_policy`` and each track's ``split``.
+
+Several caches at once (:func:`prepare_many`, ``avsep prepare --space``): the dataset is read
+and split once, each track's audio is read once per sample rate, and each video is decoded once
+for all caches (the union of the frames every cache's fps needs), each cache cropping its own.
+
 Writes are atomic: a track is written into ``tracks/.<dir>.partial`` and renamed into place
 when complete, ``index.json`` is written to a temporary file and renamed. Re-running skips
 tracks whose ``track.json`` records the same settings. Source files are only read.
@@ -33,7 +41,7 @@ import re
 import shutil
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,12 +62,15 @@ SINGER_ROLES = ("vocals", "extra_vocals")
 
 @dataclass(frozen=True)
 class PrepareSettings:
-    """What the cache holds: audio rate, and video fps/crop/channels (``fps`` None: no video)."""
+    """What the cache holds: audio rate, and video fps/crop/channels (``fps`` None: no video);
+    ``channels`` the audio channels (None: as the files have them; 1: the mean of a stereo
+    file; 2: a mono file twice)."""
 
     sample_rate: int
     fps: float | None = None
     crop: tuple[int, int] | None = None  # (H, W)
     video_channels: int = 3
+    channels: int | None = None
 
     def __post_init__(self) -> None:
         if self.sample_rate <= 0:
@@ -69,10 +80,15 @@ class PrepareSettings:
                              f"crop={self.crop}")
         if self.video_channels not in (1, 3):
             raise ValueError(f"video_channels must be 1 or 3, got {self.video_channels}")
+        if self.channels is not None and self.channels not in (1, 2):
+            raise ValueError(f"channels must be 1 or 2 (or None: as the files), got "
+                             f"{self.channels}")
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["crop"] = list(self.crop) if self.crop else None
+        if self.channels is None:  # caches written before the option existed compare equal
+            del data["channels"]
         return data
 
 
@@ -84,15 +100,12 @@ class PrepareResult:
     problems: list[Problem]
 
 
-def settings_from_model(name: str) -> tuple[PrepareSettings, float]:
-    """Settings and clip length (s) of model ``name`` at its paper preset."""
-    from avsep.models import build
+def settings_from_model(name: str, preset: str = "paper") -> tuple[PrepareSettings, float]:
+    """Settings and clip length (s) of model ``name`` at ``preset`` ("paper" or "tiny")."""
+    from avsep.data.needs import needs_of_model
 
-    spec = build({"name": name, "preset": "paper"}).spec
-    crop = tuple(spec.crop) if spec.crop else None
-    fps = spec.fps if crop else None
-    return (PrepareSettings(int(spec.stft.sample_rate), fps, crop, int(spec.video_channels)),
-            float(spec.clip_seconds))
+    need = needs_of_model(name, preset)[0]
+    return need.settings, need.clip_seconds
 
 
 def safe_dir_name(track_id: str) -> str:
@@ -116,11 +129,29 @@ def _source_audio(record: TrackRecord, source: SourceRecord, rate: int) -> np.nd
     return audio[channel:channel + 1] if channel is not None else audio
 
 
-def _write_audio(record: TrackRecord, rate: int, folder: Path) -> tuple[dict[str, str], int]:
-    """Write ``audio/<name>.npy`` for each source (and the mixture); all cut to one length."""
+def _fit_channels(audio: np.ndarray, channels: int | None) -> np.ndarray:
+    """``(C, L)`` -> ``(channels, L)``: the mean of the channels for mono, a mono file repeated
+    for stereo; unchanged for ``None``."""
+    if channels is None or audio.shape[0] == channels:
+        return audio
+    if channels == 1:
+        return audio.mean(axis=0, keepdims=True)
+    if audio.shape[0] == 1:
+        return np.repeat(audio, channels, axis=0)
+    raise ValueError(f"cannot turn {audio.shape[0]} audio channels into {channels}")
+
+
+def _read_audio(record: TrackRecord, rate: int,
+                channels: int | None = None) -> dict[str, np.ndarray]:
+    """float32 ``(channels, L)`` of each source (and ``"mixture"``) at ``rate``."""
     arrays = {s.name: _source_audio(record, s, rate) for s in record.sources}
     if record.mixture_path is not None:
         arrays["mixture"] = read_audio(record.mixture_path, sample_rate=rate)[0]
+    return {name: _fit_channels(audio, channels) for name, audio in arrays.items()}
+
+
+def _write_audio(arrays: dict[str, np.ndarray], folder: Path) -> tuple[dict[str, str], int]:
+    """Write ``audio/<name>.npy`` for each array, all cut to the shortest; (paths, length)."""
     length = min(a.shape[1] for a in arrays.values())
     (folder / "audio").mkdir(parents=True, exist_ok=True)
     paths = {}
@@ -169,64 +200,104 @@ def _landmark_boxes(path: Path, source_idx: np.ndarray) -> np.ndarray:
     return np.concatenate([centre - side / 2, centre + side / 2], axis=1)
 
 
-def _write_videos(record: TrackRecord, settings: PrepareSettings, duration_s: float,
-                  folder: Path) -> dict[str, tuple[str, str]]:
-    """Write ``video/<name>.npy`` for each source with a picture; ``{name: (path, crop_from)}``.
+@dataclass
+class _VideoJob:
+    """One cache's video of one track: its settings, duration and output folder."""
 
-    Sources sharing one video (an ensemble recording) are cropped from one decode pass.
+    settings: PrepareSettings
+    duration_s: float
+    folder: Path
+
+
+def _crop_plan(video: Any, video_path: Path, source: SourceRecord, sources: list[SourceRecord],
+               settings: PrepareSettings, idx: np.ndarray,
+               detected: Callable[[], np.ndarray | None]) -> tuple[np.ndarray, str]:
+    """Boxes ``(T, 4)`` of ``source`` at the frames ``idx`` and where they came from;
+    ``detected()`` gives the face detector's mouth boxes at ``idx`` (None: no face found)."""
+    from avsep.data.video import centre_boxes, fit_boxes, strip_boxes
+
+    assert settings.fps is not None and settings.crop is not None
+    frame_wh = (video.width, video.height)
+    times = np.arange(len(idx)) / settings.fps
+    boxes = _sidecar_boxes(video_path, source, times, video.fps)
+    how = "boxes"
+    if boxes is None and "landmarks" in source.annotations:
+        boxes, how = _landmark_boxes(source.annotations["landmarks"], idx), "landmarks"
+    if boxes is None and source.role in SINGER_ROLES:
+        boxes, how = detected(), "detector"
+    if boxes is None and len(sources) > 1:
+        boxes = strip_boxes(len(idx), sources.index(source), len(sources), settings.crop,
+                            frame_wh)
+        how = "strips"
+    if boxes is None:
+        boxes, how = centre_boxes(len(idx), settings.crop, frame_wh), "centre"
+    return fit_boxes(boxes, settings.crop, frame_wh), how
+
+
+def _at(boxes: np.ndarray | None, positions: np.ndarray) -> np.ndarray | None:
+    return None if boxes is None else boxes[positions]
+
+
+def _write_videos(record: TrackRecord, jobs: list[_VideoJob]) -> list[dict[str, tuple[str, str]]]:
+    """Write ``video/<name>.npy`` of each source with a picture into each job's folder; per job
+    ``{name: (path, crop_from)}``.
+
+    Each video file is decoded once for all its sources and all jobs: the frames of every job's
+    fps are read in one pass over their union, and each job crops its own frames (and crop size)
+    from them. The face detector, when needed, also runs once on that union.
     """
     from avsep.data.video import (
-        centre_boxes,
         crop_frames,
         detect_mouth_boxes,
-        fit_boxes,
         frame_indices,
         iter_frames,
         open_video,
-        strip_boxes,
     )
 
-    assert settings.fps is not None and settings.crop is not None
     by_video: dict[Path, list[SourceRecord]] = {}
     for source in record.sources:
         if source.video_path is not None:
             by_video.setdefault(source.video_path, []).append(source)
-    out: dict[str, tuple[str, str]] = {}
-    (folder / "video").mkdir(parents=True, exist_ok=True)
+    outs: list[dict[str, tuple[str, str]]] = [{} for _ in jobs]
+    for job in jobs:
+        (job.folder / "video").mkdir(parents=True, exist_ok=True)
     for video_path, sources in by_video.items():
         video = open_video(video_path, array_fps=float(record.extra.get("video_fps", 25.0)))
-        frames_needed = int(np.floor(min(duration_s, video.frames / video.fps) * settings.fps
-                                     + 1e-6))
-        idx = frame_indices(video.fps, video.frames, settings.fps, frames_needed)
-        times = np.arange(frames_needed) / settings.fps
-        frame_wh = (video.width, video.height)
-        plans = []
-        for source in sources:
-            boxes = _sidecar_boxes(video_path, source, times, video.fps)
-            how = "boxes"
-            if boxes is None and "landmarks" in source.annotations:
-                boxes, how = _landmark_boxes(source.annotations["landmarks"], idx), "landmarks"
-            if boxes is None and source.role in SINGER_ROLES:
-                boxes, how = detect_mouth_boxes(video, idx), "detector"
-            if boxes is None and len(sources) > 1:
-                part = sources.index(source)
-                boxes = strip_boxes(frames_needed, part, len(sources), settings.crop, frame_wh)
-                how = "strips"
-            if boxes is None:
-                boxes, how = centre_boxes(frames_needed, settings.crop, frame_wh), "centre"
-            boxes = fit_boxes(boxes, settings.crop, frame_wh)
-            target = np.lib.format.open_memmap(
-                folder / "video" / f"{source.name}.npy", mode="w+", dtype=np.uint8,
-                shape=(frames_needed, *settings.crop, settings.video_channels))
-            plans.append((source, boxes, target))
-            out[source.name] = (f"video/{source.name}.npy", how)
-        for part, frames in iter_frames(video, idx):
-            for _, boxes, target in plans:
-                target[part] = crop_frames(frames, boxes[part], settings.crop,
-                                           gray=settings.video_channels == 1)
-        for _, _, target in plans:
+        indices = []
+        for job in jobs:
+            assert job.settings.fps is not None
+            count = int(np.floor(min(job.duration_s, video.frames / video.fps)
+                                 * job.settings.fps + 1e-6))
+            indices.append(frame_indices(video.fps, video.frames, job.settings.fps, count))
+        union = np.unique(np.concatenate(indices)) if indices else np.zeros(0, np.int64)
+        found: list[np.ndarray | None] = []
+
+        def detected(union: np.ndarray = union, found: list[np.ndarray | None] = found,
+                     video: Any = video) -> np.ndarray | None:
+            if not found:  # run the detector at most once per video, on the union
+                found.append(detect_mouth_boxes(video, union))
+            return found[0]
+
+        plans = []  # (positions in union, boxes, output array, settings)
+        for j, (job, idx) in enumerate(zip(jobs, indices, strict=True)):
+            positions = np.searchsorted(union, idx)
+            for source in sources:
+                boxes, how = _crop_plan(video, video_path, source, sources, job.settings, idx,
+                                        lambda p=positions: _at(detected(), p))
+                target = np.lib.format.open_memmap(
+                    job.folder / "video" / f"{source.name}.npy", mode="w+", dtype=np.uint8,
+                    shape=(len(idx), *job.settings.crop, job.settings.video_channels))
+                plans.append((positions, boxes, target, job.settings))
+                outs[j][source.name] = (f"video/{source.name}.npy", how)
+        for part, frames in iter_frames(video, union):
+            for positions, boxes, target, settings in plans:
+                rows = np.nonzero((positions >= part.start) & (positions < part.stop))[0]
+                if len(rows):
+                    target[rows] = crop_frames(frames[positions[rows] - part.start], boxes[rows],
+                                               settings.crop, gray=settings.video_channels == 1)
+        for _, _, target, _ in plans:
             target.flush()
-    return out
+    return outs
 
 
 # ---------------------------------------------------------------------------- annotations
@@ -254,56 +325,98 @@ def _under(rel: str, annotations: dict[str, dict[str, Any]]) -> dict[str, dict[s
     return {k: {**v, "path": f"{rel}/{v['path']}"} for k, v in annotations.items()}
 
 
-def prepare_track(record: TrackRecord, out: Path, dir_name: str,
-                  settings: PrepareSettings) -> tuple[dict[str, Any], bool]:
-    """Write one track under ``out/tracks/<dir_name>``; returns ``(index entry, reused)``."""
-    final = out / "tracks" / dir_name
-    marker = final / "track.json"
+def _reused(record: TrackRecord, out: Path, dir_name: str,
+            settings: PrepareSettings) -> dict[str, Any] | None:
+    """The index entry of a track already written with ``settings`` (its split refreshed)."""
+    marker = out / "tracks" / dir_name / "track.json"
     if marker.is_file():
         done = load_json(marker)
         if done.get("settings") == settings.to_json():
-            return done["entry"], True
-    tmp = out / "tracks" / f".{dir_name}.partial"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+            return {**done["entry"], "split": record.split}
+    return None
+
+
+def _entry(record: TrackRecord, rel: str, tmp: Path, audio: dict[str, str], duration: float,
+           videos: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    sources = []
+    for source in record.sources:
+        video = videos.get(source.name)
+        notes = _write_annotations(source.annotations, duration, tmp, f"{source.name}.")
+        sources.append({
+            "name": source.name, "role": source.role, "instrument": source.instrument,
+            "audio": f"{rel}/{audio[source.name]}",
+            "video": f"{rel}/{video[0]}" if video else None,
+            "crop_from": video[1] if video else None,
+            "annotations": _under(rel, notes),
+        })
+    track_notes = _write_annotations(record.annotations, duration, tmp)
+    return {
+        "id": record.track_id, "split": record.split, "dir": rel,
+        "duration_s": duration, "channels": int(np.load(
+            tmp / audio[record.sources[0].name], mmap_mode="r").shape[0]),
+        "sources": sources, "performer": record.performer, "piece": record.piece,
+        "mixture": f"{rel}/{audio['mixture']}" if "mixture" in audio else None,
+        "annotations": _under(rel, track_notes),
+    }
+
+
+def _commit(tmp: Path, final: Path) -> None:
+    """Move a finished ``tmp`` track folder to ``final`` (replacing our own older one)."""
+    if final.exists():
+        if not (final / "track.json").is_file():
+            raise DataError(final, "exists but was not written by avsep prepare (no "
+                                   "track.json): refusing to replace it; delete it or choose "
+                                   "another --out")
+        shutil.rmtree(final)  # our own track, prepared with other settings
+    os.rename(tmp, final)
+
+
+def prepare_tracks(record: TrackRecord, targets: list[tuple[Path, PrepareSettings]],
+                   dir_name: str) -> list[tuple[dict[str, Any], bool]]:
+    """Write one track under ``out/tracks/<dir_name>`` of every ``(out, settings)`` target,
+    decoding each of its videos once; per target ``(index entry, reused)``."""
+    results: list[tuple[dict[str, Any], bool] | None] = []
+    for out, settings in targets:
+        entry = _reused(record, out, dir_name, settings)
+        results.append((entry, True) if entry is not None else None)
+    todo = [i for i, r in enumerate(results) if r is None]
+    tmps = {i: targets[i][0] / "tracks" / f".{dir_name}.partial" for i in todo}
     try:
-        audio, length = _write_audio(record, settings.sample_rate, tmp)
-        duration = length / settings.sample_rate
-        videos = (_write_videos(record, settings, duration, tmp)
-                  if settings.fps is not None else {})
-        rel = f"tracks/{dir_name}"
-        sources = []
-        for source in record.sources:
-            video = videos.get(source.name)
-            notes = _write_annotations(source.annotations, duration, tmp, f"{source.name}.")
-            sources.append({
-                "name": source.name, "role": source.role, "instrument": source.instrument,
-                "audio": f"{rel}/{audio[source.name]}",
-                "video": f"{rel}/{video[0]}" if video else None,
-                "crop_from": video[1] if video else None,
-                "annotations": _under(rel, notes),
-            })
-        track_notes = _write_annotations(record.annotations, duration, tmp)
-        entry = {
-            "id": record.track_id, "split": record.split, "dir": rel,
-            "duration_s": duration, "channels": int(np.load(
-                tmp / audio[record.sources[0].name], mmap_mode="r").shape[0]),
-            "sources": sources, "performer": record.performer, "piece": record.piece,
-            "mixture": f"{rel}/{audio['mixture']}" if "mixture" in audio else None,
-            "annotations": _under(rel, track_notes),
-        }
-        (tmp / "track.json").write_text(json.dumps({"settings": settings.to_json(),
-                                                    "entry": entry}, indent=1))
-        if final.exists():
-            if not marker.is_file():
-                raise DataError(final, "exists but was not written by avsep prepare (no "
-                                       "track.json): refusing to replace it")
-            shutil.rmtree(final)  # our own track, prepared with other settings
-        os.rename(tmp, final)
+        for tmp in tmps.values():
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+        audio: dict[int, tuple[dict[str, str], float]] = {}
+        arrays: dict[tuple[int, int | None], dict[str, np.ndarray]] = {}  # read once per kind
+        for i in sorted(todo, key=lambda i: (targets[i][1].sample_rate,
+                                             targets[i][1].channels or 0)):
+            rate, channels = targets[i][1].sample_rate, targets[i][1].channels
+            if (rate, channels) not in arrays:
+                arrays = {(rate, channels): _read_audio(record, rate, channels)}
+            paths, length = _write_audio(arrays[rate, channels], tmps[i])
+            audio[i] = (paths, length / rate)
+        jobs = [i for i in todo if targets[i][1].fps is not None]
+        videos = dict(zip(jobs, _write_videos(record, [
+            _VideoJob(targets[i][1], audio[i][1], tmps[i]) for i in jobs]), strict=True)) \
+            if jobs else {}
+        for i in todo:
+            out, settings = targets[i]
+            rel = f"tracks/{dir_name}"
+            entry = _entry(record, rel, tmps[i], audio[i][0], audio[i][1], videos.get(i, {}))
+            (tmps[i] / "track.json").write_text(json.dumps({"settings": settings.to_json(),
+                                                            "entry": entry}, indent=1))
+            _commit(tmps[i], out / "tracks" / dir_name)
+            results[i] = (entry, False)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        for tmp in tmps.values():
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return entry, False
+    return results  # type: ignore[return-value]
+
+
+def prepare_track(record: TrackRecord, out: Path, dir_name: str,
+                  settings: PrepareSettings) -> tuple[dict[str, Any], bool]:
+    """Write one track under ``out/tracks/<dir_name>``; returns ``(index entry, reused)``."""
+    return prepare_tracks(record, [(out, settings)], dir_name)[0]
 
 
 def _worker_init() -> None:
@@ -325,70 +438,110 @@ def _dir_names(records: list[TrackRecord]) -> list[str]:
     return names
 
 
-def prepare(
+@dataclass
+class CacheTarget:
+    """One cache to write: folder, settings, and facts to record in its index (``info``)."""
+
+    out: Path
+    settings: PrepareSettings
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _check_target(target: CacheTarget, layout: str, root: Path) -> None:
+    out = target.out
+    if out.resolve() == root or root in out.resolve().parents:
+        raise DataError(out, f"the cache must not be the dataset root or inside it ({root}): "
+                             "choose an --out outside the dataset")
+    index_path = out / "index.json"
+    if index_path.is_file():
+        old = load_json(index_path)
+        old_settings = {k: old.get(k) for k in target.settings.to_json()}
+        if old.get("layout") != layout or old_settings != target.settings.to_json():
+            raise DataError(index_path, f"this cache holds layout {old.get('layout')!r} with "
+                                        f"{old_settings}; asked for {layout!r} with "
+                                        f"{target.settings.to_json()}: choose another --out")
+        if old.get("root") and Path(old["root"]) != root:
+            raise DataError(index_path, f"this cache was prepared from {old['root']}, not "
+                                        f"{root}: choose another --out")
+
+
+def prepare_many(
     layout: str,
     root: Path | str,
-    out: Path | str,
-    settings: PrepareSettings,
+    targets: list[CacheTarget],
     *,
     skip_bad: bool = False,
     workers: int = 1,
     reader_options: dict[str, Any] | None = None,
+    split_options: dict[str, Any] | None = None,
     progress: Callable[[int], Any] | None = None,
-) -> PrepareResult:
-    """Read ``root`` with layout ``layout`` and write the cache at ``out``.
+    on_start: Callable[[int], Any] | None = None,
+) -> list[PrepareResult]:
+    """Read ``root`` with layout ``layout`` once, split it (:func:`avsep.data.splits.
+    assign_splits` with ``split_options``) and write every target cache, decoding each video
+    once for all of them.
 
-    ``progress(n)`` is called once per finished track (e.g. a tqdm ``update``). A bad track
-    raises :class:`DataError`, or with ``skip_bad`` is reported in the result and the index's
-    ``problems`` and left out.
+    ``on_start(n)`` is called with the number of tracks once they are read, ``progress(n)``
+    once per finished track (e.g. a tqdm ``update``). A bad track
+    raises :class:`DataError`, or with ``skip_bad`` is reported in the results and the indexes'
+    ``problems`` and left out. Each index records the layout, the dataset root, the split
+    policy and each track's split.
     """
-    out = Path(out)
-    if out.resolve() == Path(root).resolve() or Path(root).resolve() in out.resolve().parents:
-        raise DataError(out, f"the cache must not be the dataset root or inside it ({root}): "
-                             "choose an --out outside the dataset")
-    records, problems = read_layout(layout, root, skip_bad=skip_bad, **(reader_options or {}))
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "tracks").mkdir(exist_ok=True)
-    index_path = out / "index.json"
-    if index_path.is_file():
-        old = load_json(index_path)
-        old_settings = {k: old.get(k) for k in settings.to_json()}
-        if old.get("layout") != layout or old_settings != settings.to_json():
-            raise DataError(index_path, f"this cache holds layout {old.get('layout')!r} with "
-                                        f"{old_settings}; asked for {layout!r} with "
-                                        f"{settings.to_json()}: choose another --out")
-    names = _dir_names(records)
-    entries: dict[int, dict[str, Any]] = {}
-    reused = 0
+    from avsep.data.splits import assign_splits
 
-    def handle(i: int, fn: Callable[[], tuple[dict[str, Any], bool]]) -> None:
-        nonlocal reused
+    root = Path(root).expanduser().resolve()
+    if not targets:
+        raise ValueError("nothing to prepare: no target cache given")
+    for target in targets:
+        _check_target(target, layout, root)
+    records, problems = read_layout(layout, root, skip_bad=skip_bad, **(reader_options or {}))
+    policy = assign_splits(layout, root, records, **(split_options or {}))
+    for target in targets:
+        (target.out / "tracks").mkdir(parents=True, exist_ok=True)
+    names = _dir_names(records)
+    if on_start is not None:
+        on_start(len(records))
+    pairs = [(t.out, t.settings) for t in targets]
+    entries: dict[int, list[tuple[dict[str, Any], bool]]] = {}
+
+    def handle(i: int, fn: Callable[[], list[tuple[dict[str, Any], bool]]]) -> None:
         try:
-            entry, was_reused = fn()
+            entries[i] = fn()
         except DataError as err:
             if not skip_bad:
                 raise
             problems.append(Problem(err.path, err.problem))
-        else:
-            entries[i] = entry
-            reused += int(was_reused)
         if progress is not None:
             progress(1)
 
     if workers <= 1:
         for i, record in enumerate(records):
-            handle(i, lambda r=record, i=i: prepare_track(r, out, names[i], settings))
+            handle(i, lambda r=record, i=i: prepare_tracks(r, pairs, names[i]))
     else:
         import multiprocessing
 
         with ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
                                  mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(prepare_track, r, out, names[i], settings): i
+            futures = {pool.submit(prepare_tracks, r, pairs, names[i]): i
                        for i, r in enumerate(records)}
             for future in as_completed(futures):
                 handle(futures[future], future.result)
-    index = {"version": INDEX_VERSION, "layout": layout, **settings.to_json(),
-             "tracks": [entries[i] for i in sorted(entries)],
-             "problems": [{"path": str(p.path), "message": p.message} for p in problems]}
-    _atomic_json(index_path, index)
-    return PrepareResult(index_path, len(entries) - reused, reused, problems)
+    results = []
+    done = sorted(entries)
+    for t, target in enumerate(targets):
+        kept = [entries[i][t] for i in done]
+        index = {"version": INDEX_VERSION, "layout": layout, "root": str(root),
+                 **target.settings.to_json(), "split_policy": policy.to_json(), **target.info,
+                 "tracks": [entry for entry, _ in kept],
+                 "problems": [{"path": str(p.path), "message": p.message} for p in problems]}
+        index_path = target.out / "index.json"
+        _atomic_json(index_path, index)
+        reused = sum(was_reused for _, was_reused in kept)
+        results.append(PrepareResult(index_path, len(kept) - reused, reused, problems))
+    return results
+
+
+def prepare(layout: str, root: Path | str, out: Path | str, settings: PrepareSettings,
+            **options: Any) -> PrepareResult:
+    """:func:`prepare_many` for one cache at ``out``."""
+    return prepare_many(layout, root, [CacheTarget(Path(out), settings)], **options)[0]

@@ -14,6 +14,7 @@ import soundfile as sf
 from avsep.cli import main as cli
 from avsep.data.layouts import LAYOUTS, read_layout
 from avsep.data.records import DataError
+from avsep.data.splits import assign_splits
 from tests.data.test_video import write_mp4
 
 
@@ -254,7 +255,8 @@ def test_ursing_default_and_described_trees(tmp_path: Path) -> None:
             wav(tmp_path / "a" / song / f"{stem}.wav", 0.5)
         write_mp4(tmp_path / "a" / song / "video.mp4", seconds=0.5)
     records, problems = read_layout("ursing", tmp_path / "a")
-    assert problems == [] and [r.split for r in records] == ["test", "test"]
+    # no split in the description: avsep.data.splits assigns one
+    assert problems == [] and [r.split for r in records] == ["unknown", "unknown"]
     vocals, accompaniment = records[0].sources
     assert vocals.video_path.name == "video.mp4" and accompaniment.video_path is None
 
@@ -270,7 +272,14 @@ def test_ursing_default_and_described_trees(tmp_path: Path) -> None:
     (root / "splits.json").write_text(json.dumps({"s1": "train"}))
     records, _ = read_layout("ursing", root)
     assert [(r.track_id, r.split, [s.name for s in r.sources]) for r in records] == [
-        ("s1", "train", ["voice", "band"]), ("s2", "test", ["voice", "band"])]
+        ("s1", "train", ["voice", "band"]), ("s2", "unknown", ["voice", "band"])]
+    with pytest.raises(DataError, match="track 's2' has no train/val/test split under policy "
+                                        "'layout_description'"):
+        assign_splits("ursing", root, records)
+    (root / "splits.json").write_text(json.dumps({"s1": "train", "s2": "test"}))
+    records, _ = read_layout("ursing", root)
+    assert assign_splits("ursing", root, records).name == "layout_description"
+    assert [r.split for r in records] == ["train", "test"]
     with pytest.raises(DataError, match="unknown role 'choir'"):
         read_layout("ursing", root, sources={"v": {"audio": "audio/{track}_solo.wav",
                                                    "role": "choir"}})

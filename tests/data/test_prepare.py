@@ -55,7 +55,7 @@ def test_prepare_urmp_with_boxes_sidecar(tmp_path: Path) -> None:
         "video_channels": 3}
     (track,) = index["tracks"]
     assert {"id", "split", "dir", "duration_s", "sources", "performer", "piece"} <= set(track)
-    assert (track["id"], track["split"], track["dir"]) == ("01_Jupiter_vn_vc", "unknown",
+    assert (track["id"], track["split"], track["dir"]) == ("01_Jupiter_vn_vc", "train",
                                                            "tracks/01_Jupiter_vn_vc")
     assert track["duration_s"] == pytest.approx(2.0)
     assert [(s["name"], s["role"], s["instrument"], s["crop_from"]) for s in track["sources"]] == [
@@ -202,7 +202,7 @@ def test_prepare_acappella_crops_the_mouth_from_landmarks(tmp_path: Path) -> Non
 
 def test_model_settings_and_cli(tmp_path: Path) -> None:
     settings, clip = settings_from_model("av_mmdensenet")
-    assert settings == PrepareSettings(32000, 25.0, (64, 64), settings.video_channels)
+    assert settings == PrepareSettings(32000, 25.0, (64, 64), settings.video_channels, 2)
     assert clip == pytest.approx(2.56)
     root = tmp_path / "urmp"
     urmp_with_boxes(root, seconds=1.0)

@@ -12,10 +12,15 @@ Both sources of a track live in one stereo file: ``track.extra["channel_map"]`` 
 channel of each source (``{"accompaniment": 0, "vocals": 1}``) and there is no mixture file (the
 mixture is their sum). Records report ``channels=1`` (each source is mono).
 
-Split (Huang et al., ISMIR 2014, also used by Swaminathan & Lerch): clips of the singers
-``abjones`` and ``amy`` train, the other 17 singers test. The papers do not list which
-training clips they held out for validation, so the last ``val_fraction`` (default 0.1) of the
-training singers' songs, in sorted order and whole songs at a time, are ``val``.
+Names: a clip ``abjones_1_01`` is singer ``abjones`` (``performer``), song ``abjones_1``
+(``piece``), clip ``01``.
+
+Split: this reader assigns the paper split (Huang et al., ISMIR 2014, also used by
+Swaminathan & Lerch): clips of the singers ``abjones`` and ``amy`` train, the other 17
+singers test. The papers do not list which training clips they held out for validation, so the
+last ``val_fraction`` (default 0.1) of the training singers' songs, in sorted order and whole
+songs at a time, are ``val``. ``avsep prepare`` keeps it only with ``--split-policy paper``;
+by default :mod:`avsep.data.splits` replaces it with a seeded singer-disjoint split.
 
 Options: ``variant`` ("clips" | "undivided"), ``val_fraction``, ``sample_rate`` (16000),
 ``min_seconds``.

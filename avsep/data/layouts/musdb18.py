@@ -6,8 +6,8 @@ Supported tree (the one ``musdb`` reads with ``is_wav=True``)::
     ROOT/test/<Artist - Title>/...
 
 Splits: ``test`` for ROOT/test; in ROOT/train the 14 tracks of musdb's official validation list
-(read from the installed ``musdb`` package's ``configs/mus.yaml``) are ``val``, the rest
-``train``.
+(:data:`avsep.data.splits.MUSDB18_VALIDATION`, the ``validation_tracks`` of the ``musdb``
+package's ``configs/mus.yaml``) are ``val``, the rest ``train``.
 
 Options: ``sample_rate`` (default 44100; ``None`` accepts any consistent rate),
 ``channels`` (default 2), ``min_seconds``, ``check_video`` (no effect: no video).
@@ -19,23 +19,14 @@ from pathlib import Path
 
 from avsep.data.layouts._common import Collector, finish, require_file, require_root
 from avsep.data.records import DataError, Problem, SourceRecord, TrackRecord
+from avsep.data.splits import MUSDB18_VALIDATION
 
 STEMS = ("vocals", "drums", "bass", "other")
 
 
 def validation_tracks() -> frozenset[str]:
-    """musdb's official validation track names, read from the installed ``musdb`` package's
-    ``configs/mus.yaml`` without importing ``musdb`` (its import needs an ffmpeg binary)."""
-    from importlib.util import find_spec
-
-    import yaml
-
-    spec = find_spec("musdb")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the musdb package (a pinned dependency) is not installed: it holds "
-                           "MUSDB18's official validation track list")
-    config = Path(spec.submodule_search_locations[0]) / "configs" / "mus.yaml"
-    return frozenset(yaml.safe_load(config.read_text())["validation_tracks"])
+    """musdb's official validation track names (14 tracks of train/)."""
+    return MUSDB18_VALIDATION
 
 
 def _track(folder: Path, split: str) -> TrackRecord:

@@ -15,7 +15,8 @@ instrument, named by YouTube id. Supported tree::
 Instrument folders use the release's names (``Bassoon``, ``Cello``, ``Clarinet``,
 ``DoubleBass``, ``Flute``, ``Horn``, ``Oboe``, ``Saxophone``, ``Trombone``, ``Trumpet``,
 ``Tuba``, ``Viola``, ``Violin``). A track is one video with one source named by its
-instrument. Split: ``avsep_splits.json``, else "unknown" (the paper defines no split).
+instrument. Split: ``avsep_splits.json`` (keyed by YouTube id), else "unknown": the paper
+defines no split, so :mod:`avsep.data.splits` assigns a seeded hash split by video.
 
 Options: ``sample_rate``, ``min_seconds``, ``check_video`` (default True).
 """

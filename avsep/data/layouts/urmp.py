@@ -10,9 +10,13 @@ Supported tree (the released naming, e.g. piece 01 "Jupiter" for violin and cell
         Notes_1_vn_01_Jupiter.txt            optional note list per source    (annotation "notes")
         Vid_01_Jupiter_vn_vc.boxes.json      optional player boxes (synthetic corpus sidecar)
     ROOT/avsep_splits.json                   optional {"01_Jupiter_vn_vc": "train"|"val"|"test"}
+    ROOT/avsep_meta.json                     optional {"01_Jupiter_vn_vc": {"sources": [{"player":
+                                             "P01", ...}, ...]}} (the synthetic corpus writes it)
 
 Source names are ``<k>_<abbr>`` (``1_vn``), instruments the URMP names of
-:data:`avsep.data.records.URMP_INSTRUMENTS`. Split: from ``avsep_splits.json``, else "unknown".
+:data:`avsep.data.records.URMP_INSTRUMENTS`. Split: from ``avsep_splits.json``, else "unknown"
+(:mod:`avsep.data.splits` then assigns one). The players of ``avsep_meta.json``, when present,
+are kept in ``extra["performers"]`` so that splits can keep each player on one side.
 
 Options: ``sample_rate`` (None: any rate shared by the track; the real dataset is 48 kHz),
 ``channels``, ``min_seconds``, ``check_video`` (decode first/last video frame; default True).
@@ -27,6 +31,7 @@ from avsep.data.layouts._common import (
     Collector,
     check_instrument,
     finish,
+    load_json,
     load_splits,
     require_file,
     require_root,
@@ -49,7 +54,17 @@ def boxes_sidecar(video: Path | None) -> Path | None:
     return sidecar if sidecar.is_file() else None
 
 
-def _track(folder: Path, split: str) -> TrackRecord:
+def _players(root: Path) -> dict[str, list[str]]:
+    """``{piece folder: [player, ...]}`` from ``ROOT/avsep_meta.json`` (empty when absent)."""
+    path = root / "avsep_meta.json"
+    data = load_json(path) if path.is_file() else {}
+    if not isinstance(data, dict):
+        raise DataError(path, "expected {\"<piece folder>\": {\"sources\": [...]}}")
+    return {name: [str(s["player"]) for s in meta.get("sources", []) if s.get("player")]
+            for name, meta in data.items() if isinstance(meta, dict)}
+
+
+def _track(folder: Path, split: str, players: list[str] | None = None) -> TrackRecord:
     match = FOLDER.match(folder.name)
     if match is None:
         raise DataError(folder, "folder name does not follow URMP naming NN_Piece_ab_cd "
@@ -81,7 +96,8 @@ def _track(folder: Path, split: str) -> TrackRecord:
         annotations["boxes"] = sidecar
     return TrackRecord(layout="urmp", track_id=folder.name, split=split, sources=sources,
                        mixture_path=mixture, video_path=video, piece=f"{num}_{piece}",
-                       annotations=annotations)
+                       annotations=annotations,
+                       extra={"performers": list(players)} if players else {})
 
 
 def read(root: Path, *, skip_bad: bool = False, sample_rate: int | None = None,
@@ -89,9 +105,11 @@ def read(root: Path, *, skip_bad: bool = False, sample_rate: int | None = None,
          check_video: bool = True) -> tuple[list[TrackRecord], list[Problem]]:
     root = require_root(root, "URMP")
     splits = load_splits(root / "avsep_splits.json")
+    players = _players(root)
     folders = sorted(p for p in root.iterdir() if p.is_dir() and re.match(r"^\d{2}_", p.name))
     if not folders:
         raise DataError(root, "no URMP piece folders (NN_Piece_ab_cd) found")
-    builders = [lambda f=f: _track(f, splits.get(f.name, "unknown")) for f in folders]
+    builders = [lambda f=f: _track(f, splits.get(f.name, "unknown"), players.get(f.name))
+                for f in folders]
     return finish(Collector(skip_bad), builders, sample_rate=sample_rate, channels=channels,
                   min_seconds=min_seconds, check_video=check_video)

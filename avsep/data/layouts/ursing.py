@@ -14,7 +14,8 @@ folder's name::
         "accompaniment": {"audio": "{track}/accompaniment.wav", "role": "accompaniment"}
       },
       "annotations": {"vad": "{track}/vad.json"},      optional, per track
-      "split": "test",                                 split of every track (paper: test only)
+      "split": null,                                   split of every track (null: avsep.data.splits
+                                                       assigns one; the paper tests on all)
       "splits_file": "splits.json"                     optional {"<track>": split}, wins
     }
 
@@ -51,7 +52,7 @@ DEFAULT: dict[str, Any] = {
         "accompaniment": {"audio": "{track}/accompaniment.wav", "role": "accompaniment"},
     },
     "annotations": {},
-    "split": "test",
+    "split": None,
     "splits_file": None,
 }
 ROLES = ("vocals", "accompaniment", "instrument", "extra_vocals", "drums", "bass", "other")
@@ -138,7 +139,7 @@ def read(root: Path, *, skip_bad: bool = False, description: Path | str | None =
     folders = sorted(p for p in root.glob(desc["tracks"]) if p.is_dir())
     if not folders:
         raise DataError(root, f"no track folders match {desc['tracks']!r}")
-    builders = [lambda f=f: _track(f, root, desc, splits.get(f.name, desc["split"]))
-                for f in folders]
+    default = desc["split"] or "unknown"
+    builders = [lambda f=f: _track(f, root, desc, splits.get(f.name, default)) for f in folders]
     return finish(Collector(skip_bad), builders, sample_rate=sample_rate, channels=channels,
                   min_seconds=min_seconds, check_video=check_video)
