@@ -1,13 +1,24 @@
-"""Load test of `avsep serve` on this machine: real-time factor, latency and throughput.
+"""Load test of `avsep serve`: real-time factors (HTTP and engine alone), latency, throughput.
 
-Starts a real Ray Serve application on 127.0.0.1 (batching on, then off), sends WAV uploads
-from 1, 4 and 16 concurrent clients, and reports the real-time factor of one request
-(processing time / audio duration), p50/p99 latency and requests per second.
+For each zoo model (``--zoo-models``, paper size, untrained: the weights do not change the
+cost of a forward pass) it reports
 
-    .venv/bin/python benchmarks/serve_load.py [--model URI] [--seconds 10] [--requests 32]
+* ``engine_<backend>_<precision>``: the real-time factor (processing time / audio duration)
+  of ``Separator.separate`` on the upload's decoded audio, no HTTP, with ``--threads``
+  threads: torch fp32, torch bf16 (autocast), ONNX Runtime blocks fp32;
+* ``batching_on`` / ``batching_off``: a real Ray Serve application on 127.0.0.1 (one replica
+  holding every core, ``--threads`` threads, ``--backend``): the real-time factor of one request
+  through HTTP, then p50/p99 latency and requests/s from 1, 4 and 16 concurrent clients;
+* ``gain``: batching-on over batching-off throughput at each concurrency level,
 
-Without --model it serves a freshly initialised model of the zoo (``--zoo-model``, default
-``mmdensenet`` at paper size): the weights do not change the cost of a forward pass.
+and once, open-unmix's separator at UMX-HQ size (4 targets, 1 Wiener iteration, random
+weights, 44.1 kHz stereo) on the same audio with the same threads. Every figure is measured
+``--repeats`` times (the machine may be shared); each repeat is kept in the JSON. Goals
+(issue #13): batching never slower, >= 1.5x unbatched at 16 clients, >= 10x real time
+(factor <= 0.1) through HTTP.
+
+    .venv/bin/python benchmarks/serve_load.py [--zoo-models mmdensenet,cunet,ynet]
+        [--seconds 5] [--requests 16] [--repeats 2] [--precision fp32]
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import os
 import statistics
 import tempfile
 import time
@@ -25,34 +37,105 @@ import numpy as np
 import soundfile as sf
 from _common import save
 
+UPLOAD_RATE = 44100
 
-def make_upload(seconds: float, rate: int) -> bytes:
+
+def make_audio(seconds: float, rate: int = UPLOAD_RATE) -> np.ndarray:
+    """A stereo test signal (2, L) float32: two tones and a little noise."""
     rng = np.random.default_rng(0)
     t = np.arange(int(seconds * rate)) / rate
-    audio = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(t.size)
+    left = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(t.size)
+    right = 0.3 * np.sin(2 * np.pi * 330 * t) + 0.05 * rng.standard_normal(t.size)
+    return np.stack([left, right]).astype(np.float32)
+
+
+def wav_bytes(audio: np.ndarray, rate: int = UPLOAD_RATE) -> bytes:
     buffer = io.BytesIO()
-    sf.write(buffer, audio.astype(np.float32), rate, format="WAV")
+    sf.write(buffer, audio.T, rate, format="WAV", subtype="FLOAT")
     return buffer.getvalue()
 
 
-def package_fresh_model(name: str, preset: str) -> str:
+def mp4_bytes(seconds: float, fps: float, size: tuple[int, int]) -> bytes:
+    """A silent H.264 video of moving noise at ``fps``, (H, W) = ``size`` (for AV models)."""
+    import av
+
+    rng = np.random.default_rng(1)
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=int(round(fps)))
+        stream.height, stream.width, stream.pix_fmt = size[0], size[1], "yuv420p"
+        for _ in range(int(np.ceil(seconds * fps)) + 1):
+            frame = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buffer.getvalue()
+
+
+def package_fresh_model(name: str, preset: str) -> tuple[str, object]:
+    """A model package folder for an untrained zoo model; (folder, model)."""
     from avsep.models import build
     from avsep.models.package import save_model_package
 
     config = {"name": name, "preset": preset}
+    model = build(config)
     folder = Path(tempfile.mkdtemp(prefix="avsep-bench-model-"))
-    save_model_package(build(config), config, folder)
-    return str(folder)
+    save_model_package(model, config, folder)
+    return str(folder), model
 
 
-async def one_request(client: httpx.AsyncClient, url: str, data: bytes) -> float:
+def timed(function, rounds: int) -> float:
+    """Median wall time of ``rounds`` calls after one warm-up call."""
+    function()
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def engine_factor(model, audio: np.ndarray, videos: list, seconds: float, precision: str,
+                  backend: str, rounds: int = 2) -> float:
+    """Real-time factor of ``Separator.separate`` (no HTTP) on ``audio`` at UPLOAD_RATE."""
+    import copy
+
+    from avsep.serve.engine import Request, Separator
+
+    separator = Separator(copy.deepcopy(model), precision=precision, backend=backend)
+    request = Request(audio=audio, rate=UPLOAD_RATE, videos=videos)
+    return timed(lambda: separator.separate(request), rounds) / seconds
+
+
+def openunmix_factor(audio: np.ndarray, seconds: float, rounds: int = 2) -> float | None:
+    """Real-time factor of open-unmix's Separator at UMX-HQ size (random weights), or None."""
+    try:
+        import torch
+        from openunmix.model import OpenUnmix, Separator
+    except ImportError:
+        return None
+    targets = {name: OpenUnmix(nb_bins=2049, nb_channels=2, hidden_size=512, nb_layers=3,
+                               max_bin=1487) for name in ("vocals", "drums", "bass", "other")}
+    separator = Separator(targets, niter=1, sample_rate=44100.0, n_fft=4096, n_hop=1024,
+                          nb_channels=2).eval()
+    mix = torch.from_numpy(audio)[None]
+
+    def run() -> None:
+        with torch.inference_mode():
+            separator(mix)
+
+    return timed(run, rounds) / seconds
+
+
+async def one_request(client: httpx.AsyncClient, url: str, files: dict) -> float:
     start = time.perf_counter()
-    response = await client.post(url, files={"audio": ("clip.wav", data, "audio/wav")})
+    response = await client.post(url, files=files)
     response.raise_for_status()
     return time.perf_counter() - start
 
 
-async def load(url: str, data: bytes, clients: int, requests: int) -> dict[str, float]:
+async def load(url: str, files: dict, clients: int, requests: int) -> dict[str, float]:
     latencies: list[float] = []
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(requests):
@@ -61,10 +144,10 @@ async def load(url: str, data: bytes, clients: int, requests: int) -> dict[str, 
     async def worker(client: httpx.AsyncClient) -> None:
         while not queue.empty():
             queue.get_nowait()
-            latencies.append(await one_request(client, url, data))
+            latencies.append(await one_request(client, url, files))
 
     start = time.perf_counter()
-    async with httpx.AsyncClient(timeout=600) as client:
+    async with httpx.AsyncClient(timeout=1800) as client:
         await asyncio.gather(*(worker(client) for _ in range(clients)))
     wall = time.perf_counter() - start
     ordered = sorted(latencies)
@@ -74,47 +157,116 @@ async def load(url: str, data: bytes, clients: int, requests: int) -> dict[str, 
             "requests_per_s": requests / wall}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="model URI or package folder")
-    parser.add_argument("--zoo-model", default="mmdensenet")
-    parser.add_argument("--preset", default="paper")
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of each upload")
-    parser.add_argument("--requests", type=int, default=32, help="requests per concurrency level")
-    parser.add_argument("--port", type=int, default=8765)
-    args = parser.parse_args()
-
-    import ray
+def serve_figures(folder: str, files: dict, args, batching: bool) -> dict:
+    """One Serve deployment: real-time factor of one request, then each concurrency level."""
     from ray import serve
 
     from avsep.serve.launch import app_args, start_local
 
-    model = args.model or package_fresh_model(args.zoo_model, args.preset)
+    cpus = os.cpu_count() or 1
+    config = app_args(folder, None, "1", 0.0, {}, batching, args.max_batch_size,
+                      cpus_per_replica=float(cpus), threads_per_replica=args.threads,
+                      precision=args.precision, backend=args.backend)
+    start_local(config, "127.0.0.1", args.port)
     url = f"http://127.0.0.1:{args.port}/separate"
-    label = args.model or f"{args.zoo_model}/{args.preset} (untrained)"
-    figures: dict[str, object] = {"model": label, "upload_seconds": args.seconds}
-    ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
-        for batching in (True, False):
-            config = app_args(model, None, "1", 0.0, {}, batching, 16)
-            start_local(config, "127.0.0.1", args.port)
-            info = httpx.get(f"http://127.0.0.1:{args.port}/info", timeout=60).json()
-            data = make_upload(args.seconds, info["sample_rate"])
-            asyncio.run(load(url, data, 1, 2))  # warm-up
-            single = asyncio.run(load(url, data, 1, 3))
-            key = "batching_on" if batching else "batching_off"
-            figures[key] = {"real_time_factor": single["p50_s"] / args.seconds,
-                            "levels": [asyncio.run(load(url, data, c, args.requests))
-                                       for c in (1, 4, 16)]}
-            for level in figures[key]["levels"]:
-                print(f"{key:13} clients={level['clients']:2d}  p50={level['p50_s']:.3f}s  "
-                      f"p99={level['p99_s']:.3f}s  {level['requests_per_s']:.2f} req/s")
-            print(f"{key:13} real-time factor of one request: "
-                  f"{figures[key]['real_time_factor']:.3f}")
-            serve.shutdown()
+        runtime = httpx.get(f"http://127.0.0.1:{args.port}/info", timeout=60).json()["runtime"]
+        asyncio.run(load(url, files, 1, 1))  # warm-up
+        single = asyncio.run(load(url, files, 1, 3))
+        figures = {"real_time_factor": single["p50_s"] / args.seconds, "replica": runtime,
+                   "levels": []}
+        for clients in args.levels:
+            level = asyncio.run(load(url, files, clients, max(args.requests, clients)))
+            figures["levels"].append(level)
+            print(f"  batching={'on ' if batching else 'off'} clients={clients:2d}  "
+                  f"p50={level['p50_s']:.2f}s p99={level['p99_s']:.2f}s "
+                  f"{level['requests_per_s']:.3f} req/s", flush=True)
     finally:
+        serve.delete("avsep")
+    return figures
+
+
+def measure_model(name: str, args, audio: np.ndarray) -> dict:
+    folder, model = package_fresh_model(name, args.preset)
+    spec = model.spec
+    files = {"audio": ("clip.wav", wav_bytes(audio), "audio/wav")}
+    videos = []
+    if "video" in model.inputs:
+        from avsep.serve.upload import decode_video
+
+        video = mp4_bytes(args.seconds, spec.fps, tuple(spec.crop))
+        files["video"] = ("clip.mp4", video, "video/mp4")
+        videos = [decode_video(video, spec.fps, tuple(spec.crop))]
+    result: dict = {"repeats": []}
+    for repeat in range(args.repeats):
+        figures = {f"engine_{backend}_{precision}": engine_factor(
+            model, audio, videos, args.seconds, precision, backend)
+            for backend, precision in (("torch", "fp32"), ("torch", "bf16"),
+                                       ("onnxruntime", "fp32"))}
+        print(f"{name} repeat {repeat + 1}: engine real-time factors {figures}", flush=True)
+        for batching in (True, False):
+            figures["batching_on" if batching else "batching_off"] = serve_figures(
+                folder, files, args, batching)
+        on, off = figures["batching_on"], figures["batching_off"]
+        figures["gain"] = {str(a["clients"]): a["requests_per_s"] / b["requests_per_s"]
+                           for a, b in zip(on["levels"], off["levels"], strict=True)}
+        print(f"{name} repeat {repeat + 1}: HTTP real-time factor on {on['real_time_factor']:.3f}"
+              f" off {off['real_time_factor']:.3f}; batching gain {figures['gain']}", flush=True)
+        result["repeats"].append(figures)
+    worst = result["repeats"]
+    result["goals"] = {
+        "batching_never_slower": all(min(r["gain"].values()) >= 1.0 for r in worst),
+        "gain_at_16_clients": [r["gain"].get("16") for r in worst],
+        "gain_at_16_clients_met (>= 1.5)": all(r["gain"].get("16", 0) >= 1.5 for r in worst),
+        "http_real_time_factor": [r["batching_on"]["real_time_factor"] for r in worst],
+        "ten_x_real_time_met (<= 0.1)": all(r["batching_on"]["real_time_factor"] <= 0.1
+                                            for r in worst),
+    }
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--zoo-models", default="mmdensenet,cunet,ynet")
+    parser.add_argument("--preset", default="paper")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each upload")
+    parser.add_argument("--requests", type=int, default=16, help="requests per concurrency level")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads (default 0: every core)")
+    parser.add_argument("--max-batch-size", type=int, default=8)
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    parser.add_argument("--backend", choices=("auto", "torch", "onnxruntime"), default="auto")
+    parser.add_argument("--levels", default="1,4,16", help="concurrent clients, comma-separated")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--out", default="serve_load", help="results/<out>.json")
+    args = parser.parse_args()
+
+    import ray
+    import torch
+
+    args.threads = args.threads or os.cpu_count() or 1
+    args.levels = [int(c) for c in args.levels.split(",")]
+    torch.set_num_threads(args.threads)
+    audio = make_audio(args.seconds)
+    figures: dict[str, object] = {
+        "upload": f"{args.seconds:g} s stereo float WAV at {UPLOAD_RATE} Hz",
+        "threads": args.threads, "precision": args.precision, "backend": args.backend,
+        "max_batch_size": args.max_batch_size}
+    umx = [openunmix_factor(audio, args.seconds) for _ in range(args.repeats)]
+    figures["openunmix_umxhq_engine_real_time_factor"] = umx
+    print(f"open-unmix (UMX-HQ size, 1 Wiener iteration) real-time factor: {umx}", flush=True)
+    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
+             configure_logging=False)
+    try:
+        for name in args.zoo_models.split(","):
+            figures[name] = measure_model(name, args, audio)
+    finally:
+        from ray import serve
+
+        serve.shutdown()
         ray.shutdown()
-    save("serve_load", figures)
+    save(args.out, figures)
 
 
 if __name__ == "__main__":

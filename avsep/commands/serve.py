@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="models:/NAME@alias, runs:/RUN_ID/model or a model package folder "
                              "(default: %(default)s)")
     parser.add_argument("--mlflow-uri", default=None,
-                        help="MLflow tracking URI (default: the sqlite store in $AVSEP_HOME)")
+                        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else the sqlite "
+                             "store in $AVSEP_HOME)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind; 127.0.0.1 unless told otherwise")
     parser.add_argument("--port", type=int, default=8000)
@@ -23,21 +24,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpus-per-replica", type=float, default=0.0)
     parser.add_argument("--max-upload-mb", type=float, default=50.0)
     parser.add_argument("--max-duration-s", type=float, default=600.0)
-    parser.add_argument("--max-batch-size", type=int, default=16)
+    parser.add_argument("--max-batch-size", type=int, default=8,
+                        help="most chunks in one model call (default %(default)s)")
     parser.add_argument("--no-batching", action="store_true",
                         help="run each request's chunks alone instead of batching across requests")
+    parser.add_argument("--cpus-per-replica", type=float, default=None,
+                        help="Ray CPUs of each replica (default: this machine's cores divided "
+                             "among the replicas; 1 with --export or --replicas auto)")
+    parser.add_argument("--threads-per-replica", type=int, default=0,
+                        help="torch threads of each replica (default 0: one per CPU)")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="bf16 runs the network under bf16 autocast (CPUs with AVX512-BF16 "
+                             "or AMX, GPUs); STFT and masks stay float32")
+    parser.add_argument("--backend", choices=("auto", "torch", "onnxruntime"), default="auto",
+                        help="auto: on CPU, the model's convolutional blocks run in ONNX Runtime "
+                             "where they can (MMDenseNet's bands), the rest in torch")
     parser.add_argument("--export", type=Path, metavar="FILE",
                         help="write a `serve deploy` config to FILE instead of serving")
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
+    from avsep.platform.mlflow_utils import resolve_tracking_uri
     from avsep.serve.launch import app_args, export_config, start_local
 
     limits = {"max_upload_bytes": int(args.max_upload_mb * 1024 * 1024),
               "max_duration_s": args.max_duration_s}
+    # an exported config runs elsewhere: only an explicit store travels with it
+    explicit = args.mlflow_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    tracking_uri = explicit if args.export else resolve_tracking_uri(args.mlflow_uri)
+    cpus = args.cpus_per_replica
+    if cpus is None:
+        local = not args.export and args.replicas.isdigit() and int(args.replicas) > 0
+        cpus = max(1, (os.cpu_count() or 1) // int(args.replicas)) if local else 1.0
     try:
-        config = app_args(args.model, args.mlflow_uri, args.replicas, args.gpus_per_replica,
-                          limits, not args.no_batching, args.max_batch_size)
+        config = app_args(args.model, tracking_uri, args.replicas, args.gpus_per_replica,
+                          limits, not args.no_batching, args.max_batch_size, float(cpus),
+                          args.threads_per_replica, args.precision, args.backend)
     except ValueError as err:
         print(f"avsep serve: {err}", file=sys.stderr)
         return 2
@@ -45,13 +69,17 @@ def run(args: argparse.Namespace) -> int:
         export_config(args.export, config, args.host, args.port)
         print(f"wrote {args.export}: deploy it on a cluster with `serve deploy {args.export}`")
         return 0
-    if config["tracking_uri"] is None and args.model.startswith(("models:/", "runs:/")):
-        from avsep import settings
-
-        config["tracking_uri"] = settings.default_mlflow_uri()
-    start_local(config, args.host, args.port)
+    problem = preflight(args.model, tracking_uri, args.backend)
+    if problem:
+        print(f"avsep serve: nothing deployed: {problem}", file=sys.stderr)
+        return 1
+    try:
+        start_local(config, args.host, args.port)
+    except Exception as err:  # noqa: BLE001 - Ray Serve's deployment errors: show the reason
+        print(f"avsep serve: the deployment failed: {err}", file=sys.stderr)
+        return 1
     print(f"serving {args.model} at http://{args.host}:{args.port} "
-          "(POST /separate, GET /info, GET /healthz); Ctrl-C stops")
+          "(POST /separate, GET /info, GET /healthz); Ctrl-C stops", flush=True)
     try:
         while True:
             time.sleep(3600)
@@ -60,3 +88,18 @@ def run(args: argparse.Namespace) -> int:
 
         serve.shutdown()
     return 0
+
+
+def preflight(model: str, tracking_uri: str, backend: str = "auto") -> str | None:
+    """Load ``model`` here, before anything is deployed: None when it loads, else the reason.
+
+    A replica that cannot load its model only makes Ray Serve say "Failed to update the
+    deployments" while the cause sits in the controller's log; loading it first shows the cause.
+    """
+    from avsep.serve.engine import Separator
+
+    try:
+        Separator.from_uri(model, tracking_uri=tracking_uri, backend=backend)
+    except (ValueError, FileNotFoundError, KeyError, ImportError) as err:
+        return f"{model} cannot be served: {err}"
+    return None

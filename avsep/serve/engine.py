@@ -20,9 +20,17 @@ import torchaudio
 from avsep.audio.chunking import ChunkPlan, merge, split
 from avsep.data.records import URMP_INSTRUMENTS
 from avsep.data.video import LUMA
+from avsep.serve.accelerate import BACKENDS, use_onnxruntime
 from avsep.serve.errors import BadRequest
 
 SUPPORTED_INPUTS = {"mixture", "video", "labels"}
+PRECISIONS = ("fp32", "bf16")
+
+
+def _has_onnxruntime() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("onnxruntime") is not None
 
 
 @dataclass
@@ -46,6 +54,7 @@ class Jobs:
     per_channel: bool  # a mono model run once per input channel
     rate: int
     length: int
+    names: tuple[str, ...]  # the stems to return (all sources, or the labelled ones)
 
 
 def parse_labels(text: str | list[str] | None) -> list[str] | None:
@@ -66,7 +75,8 @@ class Separator:
     """Chunked, batched inference for one separation model of the zoo."""
 
     def __init__(self, model: torch.nn.Module, payload: dict[str, Any] | None = None,
-                 device: str | torch.device = "cpu", overlap: float = 0.25):
+                 device: str | torch.device = "cpu", overlap: float = 0.25,
+                 precision: str = "fp32", backend: str = "torch"):
         if getattr(model, "task", "separation") != "separation":
             raise ValueError(f"{type(model).__name__} is a {model.task!r} model, not a separator")
         unsupported = set(model.inputs) - SUPPORTED_INPUTS
@@ -75,15 +85,30 @@ class Separator:
                 f"{type(model).__name__} needs inputs {sorted(unsupported)} that a request cannot "
                 f"provide (supported: {sorted(SUPPORTED_INPUTS)})"
             )
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r} "
+                             "(avsep serve --precision)")
+        if backend not in BACKENDS + ("auto",):
+            raise ValueError(f"backend must be 'auto' or one of {BACKENDS}, got {backend!r} "
+                             "(avsep serve --backend)")
+        self.precision = precision
         self.model = model.to(device).eval()
         self.payload = payload or {}
         self.device = torch.device(device)
+        if backend == "auto":  # ONNX Runtime for the CPU blocks it runs, when installed
+            backend = "onnxruntime" if self.device.type == "cpu" and _has_onnxruntime() \
+                else "torch"
+        self.backend = backend
+        # blocks ONNX Runtime runs (0: the whole network runs in torch)
+        self.onnx_blocks = (use_onnxruntime(self.model, torch.get_num_threads())
+                            if backend == "onnxruntime" else 0)
         self.overlap = overlap
         self.spec = model.spec
         self.rate = model.spec.stft.sample_rate
 
     @classmethod
     def from_uri(cls, uri: str, tracking_uri: str | None = None, **kwargs: Any) -> Separator:
+        """Load ``uri`` (see :mod:`avsep.serve.loading`); ``kwargs`` go to the constructor."""
         from avsep.serve.loading import load_model
 
         model, payload = load_model(uri, tracking_uri=tracking_uri)
@@ -98,6 +123,21 @@ class Separator:
     @property
     def needs_labels(self) -> bool:
         return "labels" in self.model.inputs
+
+    def stem_names(self, labels: list[str] | None) -> tuple[str, ...]:
+        """The stems a request gets: every source, or exactly the labelled ones (in label order).
+
+        A label that names no source of this model is a 400 that lists the model's stems.
+        """
+        sources = tuple(self.model.source_names)
+        if not labels:
+            return sources
+        unknown = [name for name in labels if name not in sources]
+        if unknown:
+            raise BadRequest(400, f"`labels` {unknown} name no stem of this model (its stems: "
+                                  f"{', '.join(sources)}); send labels among those stems, or no "
+                                  "`labels` field to get every stem")
+        return tuple(dict.fromkeys(labels))
 
     def info(self) -> dict[str, Any]:
         spec = self.spec
@@ -148,6 +188,7 @@ class Separator:
         audio = torch.from_numpy(np.ascontiguousarray(request.audio, dtype=np.float32))
         if audio.ndim != 2:
             raise BadRequest(400, f"audio must be (channels, samples), got {tuple(audio.shape)}")
+        names = self.stem_names(request.labels)
         if request.rate != self.rate:
             audio = torchaudio.functional.resample(audio, request.rate, self.rate)
         channels, length = audio.shape
@@ -191,24 +232,35 @@ class Separator:
             for mix in mixes:  # (C_model, chunk)
                 items.append({"mixture": mix, **extra})
         return Jobs(items=items, plan=plan, channels=channels, per_channel=per_channel,
-                    rate=request.rate, length=request.audio.shape[-1])
+                    rate=request.rate, length=request.audio.shape[-1], names=names)
 
     # ----------------------------------------------------------------------------- run + assemble
     @torch.inference_mode()
     def run(self, items: list[dict[str, torch.Tensor]], wiener_iterations: int = 0,
             max_batch: int = 16) -> list[torch.Tensor]:
-        """Separate chunk items in batches -> one (S, C_model, chunk) tensor per item."""
+        """Separate chunk items in batches -> one (S, C_model, chunk) tensor per item.
+
+        With ``precision="bf16"`` the network runs under bf16 autocast (STFT, masking, Wiener
+        and iSTFT stay float32: ``SeparationModel`` computes them in float32).
+        """
         outputs: list[torch.Tensor] = []
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16,
+                                  enabled=self.precision == "bf16")
         for first in range(0, len(items), max_batch):
             group = items[first:first + max_batch]
             batch = {k: torch.stack([it[k] for it in group]).to(self.device) for k in group[0]}
-            estimates = self.model.separate(batch, wiener_iterations=wiener_iterations)
+            with autocast:
+                estimates = self.model.separate(batch, wiener_iterations=wiener_iterations)
             outputs.extend(estimates.float().cpu().unbind(0))
         return outputs
 
-    def assemble(self, outputs: list[torch.Tensor], jobs: Jobs) -> np.ndarray:
-        """Chunk outputs -> stems (S, C, L) float32 at the request's rate and length."""
-        stacked = torch.stack(outputs)  # (n * k, S, Cm, chunk)
+    def assemble(self, outputs: list[torch.Tensor], jobs: Jobs) -> dict[str, np.ndarray]:
+        """Chunk outputs -> {stem name: (C, L) float32} at the request's rate and length.
+
+        Only ``jobs.names`` are merged and resampled (a labelled request gets its stems only).
+        """
+        index = [self.model.source_names.index(name) for name in jobs.names]
+        stacked = torch.stack(outputs)[:, index]  # (n * k, S_selected, Cm, chunk)
         n = len(jobs.plan.starts)
         if jobs.per_channel:
             stacked = stacked.view(n, jobs.channels, *stacked.shape[1:]).squeeze(3)
@@ -219,13 +271,12 @@ class Separator:
         if jobs.rate != self.rate:
             stems = torchaudio.functional.resample(stems, self.rate, jobs.rate)
         stems = F.pad(stems, (0, max(0, jobs.length - stems.shape[-1])))[..., : jobs.length]
-        return stems.numpy().astype(np.float32)
+        return dict(zip(jobs.names, stems.numpy().astype(np.float32), strict=True))
 
     def separate(self, request: Request) -> dict[str, np.ndarray]:
-        """The whole local path: request -> {source name: (C, L) float32}."""
+        """The whole local path: request -> {stem name: (C, L) float32} (labelled stems only)."""
         jobs = self.make_jobs(request)
-        stems = self.assemble(self.run(jobs.items, request.wiener_iterations), jobs)
-        return dict(zip(self.model.source_names, stems, strict=True))
+        return self.assemble(self.run(jobs.items, request.wiener_iterations), jobs)
 
 
 def write_stems(stems: dict[str, np.ndarray], rate: int, out_dir: Path) -> list[Path]:

@@ -70,10 +70,12 @@ def _prepare(separator: Separator, limits: Limits, audio_bytes: bytes,
              video_bytes: list[bytes], fields: dict[str, str | None]):
     """Decode and check one request -> (chunk jobs, answer format, Wiener iterations)."""
     audio, rate = decode_audio(audio_bytes, limits.max_duration_s)
+    labels = parse_labels(fields["labels"])
+    names = separator.stem_names(labels)
     fmt = fields["format"] or "zip"
-    if fmt != "zip" and fmt not in separator.model.source_names:
-        raise BadRequest(400, f"`format` must be 'zip' or a source name "
-                              f"{list(separator.model.source_names)}, got {fmt!r}")
+    if fmt != "zip" and fmt not in names:
+        raise BadRequest(400, f"`format` must be 'zip' or a stem name {list(names)}, "
+                              f"got {fmt!r}")
     wiener = _int_field(fields["wiener_iterations"] or 0, "wiener_iterations", 0,
                         limits.max_wiener_iterations)
     videos = []
@@ -84,23 +86,22 @@ def _prepare(separator: Separator, limits: Limits, audio_bytes: bytes,
         if not videos:
             videos.append(_own_video_track(audio_bytes, separator.spec.fps, size,
                                            limits.max_duration_s))
-    labels = parse_labels(fields["labels"])
     request = SeparationRequest(audio=audio, rate=rate, videos=videos, labels=labels,
                                 wiener_iterations=wiener)
     return separator.make_jobs(request), fmt, wiener
 
 
 def _answer(separator: Separator, outputs: list, jobs: Any, fmt: str) -> Response:
-    stems = dict(zip(separator.model.source_names, separator.assemble(outputs, jobs),
-                     strict=True))
-    return encode_answer(stems, jobs.rate, fmt)
+    return encode_answer(separator.assemble(outputs, jobs), jobs.rate, fmt)
 
 
 def encode_answer(stems: dict[str, np.ndarray], rate: int, fmt: str) -> Response:
     """Stems -> a zip of float WAVs, or the one WAV that ``fmt`` names."""
     if fmt == "zip":
         buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        # stored, not deflated: float WAVs hardly compress and deflating them cost more than
+        # the model on short uploads
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
             for name, audio in stems.items():
                 wav = io.BytesIO()
                 sf.write(wav, audio.T, rate, format="WAV", subtype="FLOAT")
@@ -128,7 +129,12 @@ def build_http_app(separator: Separator, limits: Limits, run_items: RunItems) ->
 
     @app.get("/info")
     async def info() -> dict[str, Any]:
-        return {**separator.info(), "limits": limits.as_dict()}
+        import torch
+
+        runtime = {"torch_threads": torch.get_num_threads(), "precision": separator.precision,
+                   "device": str(separator.device), "backend": separator.backend,
+                   "onnx_blocks": separator.onnx_blocks}
+        return {**separator.info(), "limits": limits.as_dict(), "runtime": runtime}
 
     @app.post("/separate")
     async def separate(request: Request) -> Response:

@@ -12,8 +12,16 @@ IMPORT_PATH = "avsep.serve.app:build_app"
 
 
 def app_args(model: str, tracking_uri: str | None, replicas: str, gpus_per_replica: float,
-             limits: dict[str, Any], batching: bool, max_batch_size: int) -> dict[str, Any]:
-    """The ``args`` of :func:`avsep.serve.app.build_app`, checked."""
+             limits: dict[str, Any], batching: bool, max_batch_size: int,
+             cpus_per_replica: float = 1.0, threads_per_replica: int = 0,
+             precision: str = "fp32", backend: str = "auto") -> dict[str, Any]:
+    """The ``args`` of :func:`avsep.serve.app.build_app`, checked.
+
+    ``threads_per_replica`` 0 means one torch thread per CPU of the replica.
+    """
+    from avsep.serve.accelerate import BACKENDS
+    from avsep.serve.engine import PRECISIONS
+
     if replicas != "auto":
         try:
             if int(replicas) < 1:
@@ -23,10 +31,23 @@ def app_args(model: str, tracking_uri: str | None, replicas: str, gpus_per_repli
                 f"--replicas must be a positive integer or 'auto', got {replicas!r}") from err
     if gpus_per_replica < 0:
         raise ValueError(f"--gpus-per-replica must be >= 0, got {gpus_per_replica}")
+    if cpus_per_replica < 0:
+        raise ValueError(f"--cpus-per-replica must be >= 0, got {cpus_per_replica}")
+    if threads_per_replica < 0:
+        raise ValueError(f"--threads-per-replica must be >= 0 (0: one per CPU), got "
+                         f"{threads_per_replica}")
+    if max_batch_size < 1:
+        raise ValueError(f"--max-batch-size must be >= 1, got {max_batch_size}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if backend not in ("auto", *BACKENDS):
+        raise ValueError(f"--backend must be auto, {', '.join(BACKENDS)}; got {backend!r}")
     return {"model": model, "tracking_uri": tracking_uri,
             "num_replicas": replicas if replicas == "auto" else int(replicas),
             "gpus_per_replica": gpus_per_replica, "limits": limits, "batching": batching,
-            "max_batch_size": max_batch_size}
+            "max_batch_size": max_batch_size, "cpus_per_replica": cpus_per_replica,
+            "threads_per_replica": threads_per_replica, "precision": precision,
+            "backend": backend}
 
 
 def export_config(path: Path, args: dict[str, Any], host: str, port: int) -> Path:

@@ -1,4 +1,10 @@
-"""Resolve a model URI to a loaded zoo model: ``models:/NAME@alias``, ``runs:/…`` or a folder."""
+"""Resolve a model URI to a loaded zoo model: ``models:/NAME@alias``, ``runs:/…`` or a folder.
+
+The MLflow store is the one every command uses (``--mlflow-uri``, then ``MLFLOW_TRACKING_URI``,
+then the embedded default: :func:`avsep.platform.mlflow_utils.resolve_tracking_uri`). Every
+failure is a :class:`ModelLoadError` whose message says what is missing and the command or
+option that fixes it, so ``avsep serve`` can refuse before deploying anything.
+"""
 
 from __future__ import annotations
 
@@ -11,25 +17,77 @@ import torch
 from avsep.models.package import load_model_package
 
 
+class ModelLoadError(ValueError):
+    """A model URI cannot be loaded; the message names the cause and the fix."""
+
+
+def _tune_hint(name: str) -> str:
+    """The command that registers ``name``'s champion (``avsep-SPACE`` is tune's default)."""
+    if name.startswith("avsep-"):
+        return f"`avsep tune --space {name[len('avsep-'):]}`"
+    return f"`avsep tune --space SPACE --register-as {name}`"
+
+
+def _sqlite_path(store: str) -> Path | None:
+    return Path(store[len("sqlite:///"):]) if store.startswith("sqlite:///") else None
+
+
+def explain_registry_miss(uri: str, store: str) -> str | None:
+    """Why ``models:/NAME@alias`` (or ``/VERSION``) is not in ``store``, or None if it is."""
+    import mlflow
+
+    ref = uri[len("models:/"):]
+    name, alias = ref.split("@", 1) if "@" in ref else (ref.partition("/")[0], None)
+    client = mlflow.MlflowClient(tracking_uri=store, registry_uri=store)
+    try:
+        known = sorted(m.name for m in client.search_registered_models())
+    except Exception:  # noqa: BLE001 - an unreadable store: the caller reports MLflow's error
+        return None
+    if name not in known:
+        others = (f"it holds {', '.join(f'models:/{n}@champion' for n in known)}; pass one with "
+                  "--model, or " if known else "it holds no registered model; ")
+        return (f"no registered model {name!r} in the MLflow store {store} ({others}create "
+                f"{name}@champion with {_tune_hint(name)}, or point at the store your search "
+                "wrote with --mlflow-uri URI or MLFLOW_TRACKING_URI)")
+    if alias is not None:
+        try:
+            client.get_model_version_by_alias(name, alias)
+        except Exception:  # noqa: BLE001 - RESOURCE_DOES_NOT_EXIST
+            versions = [v.version for v in client.search_model_versions(f"name='{name}'")]
+            return (f"registered model {name!r} in {store} has no alias {alias!r} (versions: "
+                    f"{', '.join(map(str, sorted(versions, key=int))) or 'none'}); use "
+                    f"--model models:/{name}/VERSION, or register a champion with "
+                    f"{_tune_hint(name)}")
+    return None
+
+
 def fetch_package(uri: str, target: Path, tracking_uri: str | None = None) -> Path:
     """Download an MLflow model URI's files into ``target`` (or check a local folder)."""
     local = Path(uri).expanduser()
     if "://" not in uri and ":/" not in uri[:8]:
         if not local.exists():
-            raise FileNotFoundError(f"{uri}: no such model folder, and not an MLflow URI "
-                                    "(expected models:/NAME@champion or runs:/RUN_ID/model)")
+            raise ModelLoadError(f"{uri}: no such model folder, and not an MLflow URI (expected "
+                                 "models:/NAME@champion, runs:/RUN_ID/model or a package folder "
+                                 "written by `avsep train`/`avsep tune`)")
         return local.resolve()
     import mlflow
 
-    from avsep import settings
-    from avsep.platform.mlflow_utils import configure
+    from avsep.platform.mlflow_utils import configure, resolve_tracking_uri
 
-    configure(tracking_uri or settings.default_mlflow_uri())
+    store = resolve_tracking_uri(tracking_uri)
+    database = _sqlite_path(store)
+    if database is not None and not database.is_file():  # MLflow would create an empty one
+        raise ModelLoadError(
+            f"{uri}: the MLflow store {store} does not exist (no search has written to it); "
+            "point at the store your search used with --mlflow-uri URI or MLFLOW_TRACKING_URI, "
+            "or create a champion with `avsep tune --space SPACE`")
+    configure(store)
     try:
         return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(target)))
     except Exception as err:  # noqa: BLE001 - MLflow raises many kinds; say which URI failed
-        raise ValueError(f"could not fetch {uri} from the MLflow store at "
-                         f"{mlflow.get_tracking_uri()}: {err}") from err
+        reason = explain_registry_miss(uri, store) if uri.startswith("models:/") else None
+        raise ModelLoadError(reason or f"could not fetch {uri} from the MLflow store at "
+                                       f"{store}: {err}") from err
 
 
 def load_model(uri: str, tracking_uri: str | None = None,
@@ -37,11 +95,15 @@ def load_model(uri: str, tracking_uri: str | None = None,
     """(model in eval mode, its package payload) for ``uri``; weights via safetensors only.
 
     A downloaded package lives in a temporary folder only while it is read: the weights are
-    in memory afterwards.
+    in memory afterwards. Raises :class:`ModelLoadError`.
     """
     with tempfile.TemporaryDirectory(prefix="avsep-model-") as tmp:
         folder = fetch_package(uri, Path(tmp), tracking_uri)
-        model, payload = load_model_package(folder, device=device)
+        try:
+            model, payload = load_model_package(folder, device=device)
+        except Exception as err:  # noqa: BLE001 - corrupt or foreign package: say which
+            raise ModelLoadError(f"{uri}: the model package could not be loaded ({err}); "
+                                 "re-register it from its run, or pass another --model") from err
     if uri.startswith("models:/"):
         payload.setdefault("version", _registry_version(uri))
     return model, payload

@@ -4,7 +4,8 @@
 ``avsep prepare`` at the tiny MMDenseNet's rate -> a one-trial ``av_singing`` search (the
 paper's audio-only point) on a local Ray with a sqlite MLflow store -> the registry's
 ``champion`` alias. ``served`` deploys it with Ray Serve on 127.0.0.1 next to an untrained
-audio-visual model (for the video checks) under ``/av``.
+audio-visual model (for the video checks) under ``/av`` and an untrained label-conditioned
+U-Net (13 instrument stems, for the label checks) under ``/cunet``.
 """
 
 from __future__ import annotations
@@ -76,8 +77,20 @@ def av_package(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def served(champion, av_package):
-    """Base URL of a real Serve app on 127.0.0.1 (champion at /, AV model at /av)."""
+def cunet_package(tmp_path_factory) -> Path:
+    """An untrained tiny label-conditioned U-Net package (13 URMP instrument stems)."""
+    from avsep.models import build
+    from avsep.models.package import save_model_package
+
+    config = {"name": "cunet", "preset": "tiny", "conditioning": "label_multiply",
+              "context": "labels"}
+    return save_model_package(build(config), config, tmp_path_factory.mktemp("cunet") / "pkg")
+
+
+@pytest.fixture(scope="session")
+def served(champion, av_package, cunet_package):
+    """Base URL of a real Serve app on 127.0.0.1 (champion at /, AV model at /av, a
+    label-conditioned U-Net at /cunet)."""
     import ray
     from ray import serve
 
@@ -89,6 +102,8 @@ def served(champion, av_package):
                 "127.0.0.1", port, num_cpus=2)
     serve.run(build_app(app_args(str(av_package), None, "1", 0.0, LIMITS, True, 16)),
               name="av", route_prefix="/av")
+    serve.run(build_app(app_args(str(cunet_package), None, "1", 0.0, LIMITS, True, 16,
+                                 cpus_per_replica=0.0)), name="cunet", route_prefix="/cunet")
     url = f"http://127.0.0.1:{port}"
     assert httpx.get(f"{url}/healthz", timeout=60).json() == {"status": "ok"}
     yield url

@@ -90,6 +90,11 @@ def test_info_describes_the_model_and_limits(served):
     assert info["inputs"] == ["mixture"] and info["sample_rate"] == 3200
     assert info["version"] == "1" and "val/sdr" in json.dumps(info["metrics"])
     assert info["limits"]["max_upload_bytes"] == LIMITS["max_upload_bytes"]
+    # a replica of 1 CPU computes on 1 thread, in fp32 (Ray would say the same through
+    # OMP_NUM_THREADS; the replica sets it itself so that more CPUs mean more threads), its two
+    # MMDenseNet bands in ONNX Runtime (backend "auto" on CPU)
+    assert info["runtime"] == {"torch_threads": 1, "precision": "fp32", "device": "cpu",
+                               "backend": "onnxruntime", "onnx_blocks": 2}
     av = httpx.get(f"{served}/av/info", timeout=30).json()
     assert av["inputs"] == ["mixture", "video"] and av["video"]["crop"] == [16, 16]
 
@@ -170,3 +175,19 @@ def test_twenty_concurrent_requests_all_succeed(served):
     responses = asyncio.run(fire())
     assert [r.status_code for r in responses] == [200] * 20
     assert all(len(unzip_stems(r.content)["vocals"][0]) == UPLOAD_RATE * 3 for r in responses)
+
+
+def test_labels_select_the_stems(served):
+    audio = {"audio": ("a.wav", wav_bytes(_tone(1.0, 8000), 8000))}
+    labelled = post(f"{served}/cunet", audio, {"labels": "violin, flute,cello"})
+    assert labelled.status_code == 200, labelled.text
+    stems = unzip_stems(labelled.content)
+    assert sorted(stems) == ["cello", "flute", "violin"]  # not the model's 13 stems
+    assert all(stem.shape == (1, 8000) for stem in stems.values())
+    one = post(f"{served}/cunet", audio, {"labels": "violin,flute", "format": "flute"})
+    assert one.status_code == 200 and one.headers["content-type"] == "audio/wav"
+    unlabelled = post(f"{served}/cunet", audio, {"labels": "violin", "format": "flute"})
+    assert unlabelled.status_code == 400 and "['violin']" in unlabelled.json()["error"]
+    vocal_model = post(served, {"audio": ("a.wav", _wav(0.5))}, {"labels": "violin"})
+    assert vocal_model.status_code == 400
+    assert "vocals, accompaniment" in vocal_model.json()["error"]
