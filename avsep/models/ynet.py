@@ -190,6 +190,11 @@ class YNet(SeparationModel):
         self.fusion = TemporalFiLM(visual_encoder.dim, config.channels[-1])
         self.decoder = UNetDecoder(config.channels, 2, dropout=0.0)
 
+    @staticmethod
+    def package_options(options: Mapping[str, Any]) -> dict[str, Any]:
+        """The build options a saved package stores: see :func:`portable_options`."""
+        return portable_options(options)
+
     def forward(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         self.check_batch(batch)
         if batch["video"].shape[1] != 1:

@@ -81,6 +81,11 @@ def arm_params(arm: Arm) -> dict[str, Any]:
     return params
 
 
+def training_key(arm: Arm) -> str:
+    """Arms that share this key are trained once: the same space and resolved parameters."""
+    return f"{arm.space}:{json.dumps(arm_params(arm), sort_keys=True, default=str)}"
+
+
 def paper_figures(arm: Arm) -> dict[str, float]:
     """What the paper reports for ``arm``'s paper point (empty when it has none)."""
     from avsep.search_spaces import get
@@ -110,8 +115,9 @@ def check_study(study: Study) -> None:
 
 # ----------------------------------------------------------------------------- data
 def prepare_data(study: Study, options: ReproduceOptions) -> Path:
-    """A folder of caches that fits every model of the study's spaces (prepared when missing)."""
-    from avsep.data.prepare import prepare_for_space
+    """A folder of caches that fits every model of the study's spaces (prepared when missing:
+    ``avsep prepare --space`` for each space, which reuses what is already cached)."""
+    from avsep.cli import main
 
     root = options.root
     layout = options.layout or study.layout
@@ -125,8 +131,11 @@ def prepare_data(study: Study, options: ReproduceOptions) -> Path:
         root = corpus / study.corpus
     cache = options.out / "cache" / f"{layout}-{options.preset}"
     for space in dict.fromkeys(a.space for a in study.arms):
-        _log(f"preparing {layout} at {root} for space {space} ({options.preset} preset)")
-        prepare_for_space(layout, root, cache, space, options.preset)
+        command = ["prepare", "--layout", layout, "--root", str(root), "--out", str(cache),
+                   "--space", space, "--preset", options.preset]
+        _log("avsep " + " ".join(command))
+        if main(command) != 0:
+            raise RuntimeError(f"`avsep {' '.join(command)}` failed (its message is above)")
     return cache
 
 
@@ -142,7 +151,7 @@ def _trained_runs(results: Any, arms: list[Arm]) -> dict[str, str]:
         for arm in arms:
             params = arm_params(arm)
             if all(config.get(k) == v for k, v in params.items()):
-                found.setdefault(arm.training_key, run_id)
+                found.setdefault(training_key(arm), run_id)
     return found
 
 
@@ -155,7 +164,7 @@ def train_stage(study: Study, arms: list[Arm], cache: Path, seed: int,
     trained: dict[str, str] = {}
     for space in sorted(spaces):
         group = [a for a in arms if a.space == space]
-        points = list({a.training_key: arm_params(a) for a in group}.values())
+        points = list({training_key(a): arm_params(a) for a in group}.values())
         name = f"reproduce-{study.key}-{space}-stage{stage}-seed{seed}"
         config = options.out / "configs" / f"{name}.json"
         config.parent.mkdir(parents=True, exist_ok=True)
@@ -368,7 +377,7 @@ def run(study: Study, options: ReproduceOptions) -> StudyResult:
                                        options)
             runs = train_stage(study, arms, cache, seed, options, number, stage_base)
             for arm in arms:
-                run_id = runs.get(arm.training_key)
+                run_id = runs.get(training_key(arm))
                 if run_id is not None:
                     trained[arm.key] = run_id
                 if run_id is None:

@@ -165,7 +165,10 @@ def _save_best(base: Any, cfg: ExperimentConfig, metrics: dict[str, float], fold
     from avsep.models.package import save_model_package
     from avsep.platform.examples import write_examples
 
-    package = save_model_package(base, cfg.model.build_dict(), folder / "model",
+    options = cfg.model.build_dict()
+    if hasattr(base, "package_options"):  # e.g. Y-Net drops its local checkpoint path
+        options = base.package_options(options)
+    package = save_model_package(base, options, folder / "model",
                                  {k: v for k, v in metrics.items() if isinstance(v, float)})
     wiener = int(metrics.get("val/wiener", 0))
     examples = folder / "examples"

@@ -12,6 +12,8 @@ from avsep.search_spaces import (
     av_singing,
     conditioned_unet,
     sound_of_pixels,
+    vad_detector,
+    vocalist,
     vocalist_ynet,
     zoo,
 )
@@ -19,8 +21,8 @@ from avsep.search_spaces.base import EXPERIMENT_KEY, SearchSpace
 
 SPACES: dict[str, SearchSpace] = {
     module.SPACE.name: module.SPACE
-    for module in (av_singing, conditioned_unet, sound_of_pixels, attribute_aware,
-                   vocalist_ynet, zoo)
+    for module in (av_singing, conditioned_unet, sound_of_pixels, attribute_aware, vad_detector,
+                   vocalist, vocalist_ynet, zoo)
 }
 
 

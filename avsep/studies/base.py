@@ -47,13 +47,6 @@ class Arm:
     upstream: tuple[str, str] | None = None
 
     @property
-    def training_key(self) -> str:
-        """Arms that share this key are trained once (same space and parameters)."""
-        import json
-
-        return f"{self.space}:{json.dumps(self.params, sort_keys=True, default=str)}"
-
-    @property
     def protocol(self) -> str:
         return str(self.evaluation.get("protocol", "separation"))
 

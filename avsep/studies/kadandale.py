@@ -16,12 +16,13 @@ STUDY = Study(
     corpus="singing",
     layout="avsep_synth",
     arms=(
-        Arm("vocalist", "vocalist", {}, "VocaLiST lip-sync", paper_point="Table 2 VocaLiST",
+        Arm("vocalist", "vocalist", {}, "VocaLiST lip-sync",
+            paper_point="Table 2 VocaLiST, Var N, Acappella",
             evaluation={"protocol": "sync", "contexts": (5, 7, 9, 11, 13, 15)}),
         Arm("ynet_e2e", "vocalist_ynet", {}, "Y-Net-mr, end to end",
-            paper_point="Table 3 Y-Net-mr"),
+            paper_point="Table 3 Y-Net-mr E2E"),
         Arm("ynet_pt", "vocalist_ynet", {}, "Y-Net-mr-V, frozen pre-trained VocaLiST",
-            paper_point="Table 3 Y-Net-mr-V PT",
+            paper_point="Table 3 Y-Net-mr-V PT - VocaLiST",
             upstream=("vocalist", "model.vocalist_checkpoint")),
     ),
     findings=(

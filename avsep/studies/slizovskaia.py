@@ -7,7 +7,7 @@ and Wiener post-processing trades SDR for SIR and PES (Table II, exp 1 with W = 
 from avsep.studies.base import Arm, Finding, Study
 
 PAPER = "Slizovskaia, Haro & Gómez 2021"
-BASELINE = "Table III exp 6"
+BASELINE = "Table II exp 6"
 
 STUDY = Study(
     paper=PAPER,

@@ -13,9 +13,9 @@ STUDY = Study(
     corpus="urmp",
     layout="urmp",
     arms=(
-        Arm("sop", "sound_of_pixels", {}, "Sound of Pixels", paper_point="Table IV exp 19"),
+        Arm("sop", "sound_of_pixels", {}, "Sound of Pixels", paper_point="Table II SoP-Solos"),
         Arm("cunet", "conditioned_unet", {}, "U-Net, no conditioning",
-            paper_point="Table III exp 6", evaluation={"wiener": 2}),
+            paper_point="Table II exp 6", evaluation={"wiener": 2}),
         Arm("mhunet", "conditioned_unet", {}, "multi-head U-Net, no conditioning",
             paper_point="Table II exp 7", evaluation={"wiener": 2}),
     ),

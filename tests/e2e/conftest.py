@@ -1,0 +1,38 @@
+"""Fixtures of the end-to-end tests: one synthetic corpus and one local Ray for the session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory) -> Path:
+    """The default `avsep synth` corpus (2 minutes), written once."""
+    from avsep.cli import main
+
+    out = tmp_path_factory.mktemp("e2e") / "corpus"
+    assert main(["synth", "--out", str(out), "--minutes", "2", "--quiet"]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def home(tmp_path_factory) -> Path:
+    """One $AVSEP_HOME (Ray results, MLflow store) for the session's searches."""
+    path = tmp_path_factory.mktemp("e2e") / "home"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    import ray
+
+    os.environ["RAY_CHDIR_TO_TRIAL_DIR"] = "0"
+    if not ray.is_initialized():
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
+    yield ray
+    ray.shutdown()
