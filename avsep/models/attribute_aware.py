@@ -7,16 +7,30 @@ layer gives ŷ₁, ŷ₂ (F each); the joint soft-mask layer (Huang et al.) turn
 masks m₁ = |ŷ₁| / (|ŷ₁| + |ŷ₂|), m₂ = 1 - m₁ for vocals and accompaniment; the loss is the
 squared error between mᵢ ⊙ |X| and |Sᵢ| (paper eq. 3), i.e. the zoo's ``direct`` / ``l2`` loss.
 
-Vocal-activity input (``vad_source``):
+Vocal-activity input (``vad_source``); the paper's cases:
 
-* ``none``      no activity input (paper's case 0);
-* ``oracle``    one-hot [1 - v, v] of ``batch["vad"]`` (case I.a);
-* ``perturbed`` the oracle with a fraction ``vad_perturbation`` of its frames flipped at
-                random, in training and at inference (case I.b). Use either this or the
-                dataset's ``vad_perturbation`` knob with ``oracle``, not both;
-* ``detector``  softmax probabilities of a ``vad_cnn`` run on the mixture (case II): loaded
-                frozen from a model package folder (``vad_checkpoint``), or built inside and
-                trained jointly (its BCE on ``batch["vad"]`` is added when the batch has one).
+* ``none``      no activity input (case 0);
+* ``oracle``    one-hot [1 - v, v] of the oracle labels ``batch["vad"]`` (case I.a);
+* ``perturbed`` the oracle with exactly ``round(vad_perturbation · N)`` of the N frames of each
+                item flipped, positions drawn uniformly at random (the paper's "random
+                perturbations drawn from a uniform distribution"), in training and at inference
+                (case I.b, Table IV: 2.5–15 %). Seeded: ``vad_seed`` fixes the draws (one
+                stream for training, one for inference, both restarting when the model is
+                built, so a loaded model evaluates the same test set with the same errors);
+* ``detector``  case II: the separator is *trained* on the oracle labels ``batch["vad"]`` and
+                at *inference* (``eval()`` mode) fed the softmax probabilities of a ``vad_cnn``
+                run on the mixture (Fig. 2). The detector is either loaded frozen from a model
+                package folder (``vad_checkpoint``: the paper's pre-trained detector), or built
+                inside (``detector_preset``) and trained alongside on the same labels with its
+                own cross-entropy, which :meth:`AttributeAwareDNN.loss` adds (the two nets share
+                no gradient: the separator never sees the detector while training).
+
+Case II for a model trained on oracle or perturbed labels (Table V) is
+:func:`use_detector` (``model`` switched in place to the detector at inference);
+:func:`vad_from_detector` turns a ``vad_cnn`` output into the ``vad`` batch key (B, N) of an
+``attr_dnn`` on its own frame grid. Every arm reads the ``vad`` dataset (the same singing
+mixtures with frame labels always on and no extra vocal: MIR-1K has none; the paper's data
+augmentation, random accompaniment every epoch, is the dataset's random pairing).
 
 ``vad_cnn`` — CNN singing-voice detector (Schlüter & Grill style, paper §III-B-2) on
 80-band log-mel patches of 41 frames (±20 context) at the same 50 fps frame grid:
@@ -24,8 +38,10 @@ conv 64 3×3, max-pool 2×2, conv 32 3×3, max-pool 2×2, conv 128 3×3, conv 64
 dense 512, dense 128, 2-way softmax; trained with cross-entropy (BCE) on ``batch["vad"]``.
 
 Shapes: mixture (B, C, L) -> STFT frames N = L // 320 + 1, F = 513 bins; ``attr_dnn`` returns
-``mask`` and ``magnitude`` (B, 2, C, F, N); ``vad_cnn`` returns ``logits`` (B, N, 2) and
-``activity`` (B, N) = P(vocal).
+``mask`` and ``magnitude`` (B, 2, C, F, N), plus for the detector arm ``activity`` (B, N) =
+P(vocal) (in training mode only with a trainable detector) and ``vad_logits`` (B, N, 2) (the
+trainable detector's logits, training and inference); ``vad_cnn`` returns ``logits``
+(B, N, 2) and ``activity`` (B, N) = P(vocal).
 """
 
 from __future__ import annotations
@@ -42,6 +58,7 @@ from torch.nn import functional as F
 
 from avsep.audio.mel import log_mel_spectrogram
 from avsep.audio.presets import get_mel_preset, get_stft_preset
+from avsep.audio.stft import STFTConfig
 from avsep.models.base import ModelSpec, SeparationModel, ZooModel
 from avsep.models.registry import ModelInfo, check_choice, check_options, register
 
@@ -67,9 +84,21 @@ def one_hot_activity(vad: torch.Tensor) -> torch.Tensor:
 
 def perturb_activity(vad: torch.Tensor, fraction: float,
                      generator: torch.Generator | None = None) -> torch.Tensor:
-    """Flip a random ``fraction`` of the frames of a 0/1 activity (B, N) (uniformly drawn)."""
-    flip = torch.rand(vad.shape, generator=generator, device="cpu").to(vad.device) < fraction
-    return torch.where(flip, 1.0 - vad.float(), vad.float())
+    """0/1 activity (B, N) with exactly ``round(fraction * N)`` frames of each row flipped.
+
+    The flipped frames are drawn uniformly without replacement (independent positions, not
+    segments), as Swaminathan & Lerch's uniform random perturbation; ``generator`` (CPU) seeds
+    the draw. Returns float32 (B, N) on ``vad``'s device.
+    """
+    vad = vad.float()
+    if vad.ndim != 2:
+        raise ValueError(f"perturb_activity: vad must be (B, N); got {tuple(vad.shape)}")
+    count = int(round(fraction * vad.shape[1]))
+    if count == 0:
+        return vad.clone()
+    order = torch.rand(vad.shape, generator=generator, device="cpu").argsort(dim=1)[:, :count]
+    flip = torch.zeros(vad.shape, dtype=torch.bool).scatter_(1, order, True).to(vad.device)
+    return torch.where(flip, 1.0 - vad, vad)
 
 
 def context_frames(x: torch.Tensor, radius: int, pad_value: float | None = None) -> torch.Tensor:
@@ -203,6 +232,65 @@ class AttrConfig:
 ATTR_PRESETS = {"paper": AttrConfig(), "tiny": AttrConfig(hidden=32)}
 
 
+def frame_times(config: STFTConfig, frames: int) -> torch.Tensor:
+    """float64 (N,) centre time in seconds of each of ``frames`` STFT frames."""
+    offset = 0.0 if config.center else config.n_fft / 2
+    return (torch.arange(frames, dtype=torch.float64) * config.hop_length + offset) \
+        / config.sample_rate
+
+
+def align_activity(activity: torch.Tensor, source: STFTConfig, target: STFTConfig,
+                   frames: int) -> torch.Tensor:
+    """Activity (B, N_s) on ``source``'s frame grid -> (B, ``frames``) on ``target``'s grid.
+
+    Each target frame takes the source frame nearest to its centre time (identity when both
+    grids are the same, as for ``vad_cnn`` and ``attr_dnn``).
+    """
+    index = torch.round(frame_times(target, frames) * source.sample_rate / source.hop_length)
+    index = index.long().clamp(0, activity.shape[1] - 1).to(activity.device)
+    return activity.index_select(1, index)
+
+
+def vad_from_detector(detector: VadCNN, mixture: torch.Tensor,
+                      model: AttributeAwareDNN) -> torch.Tensor:
+    """Case II input: P(vocal) (B, N) of ``detector`` on ``model``'s STFT frame grid.
+
+    ``mixture`` (B, C, L) is the waveform at the model's sample rate (the detector's too); the
+    result is the ``vad`` batch key of an ``attr_dnn`` trained on oracle labels (its one-hot
+    [1 - p, p] is the detector's softmax output). For a model trained on *perturbed* labels use
+    :func:`use_detector` instead: that arm flips frames of any ``batch["vad"]`` it is given.
+    """
+    if detector.spec.stft.sample_rate != model.spec.stft.sample_rate:
+        raise ValueError(f"the vad_cnn runs at {detector.spec.stft.sample_rate} Hz but the "
+                         f"attr_dnn at {model.spec.stft.sample_rate} Hz; train the detector "
+                         "on a cache at the separator's sample rate")
+    with torch.no_grad():
+        activity = detector({"mixture": mixture})["activity"]
+    frames = model.spec.stft.num_frames(mixture.shape[-1])
+    return align_activity(activity, detector.spec.stft, model.spec.stft, frames)
+
+
+def use_detector(model: AttributeAwareDNN, detector: VadCNN | str | Path) -> AttributeAwareDNN:
+    """Case II: ``model`` (trained on oracle or perturbed labels) fed ``detector`` at inference.
+
+    ``detector`` is a ``vad_cnn`` or its model package folder; it is frozen and attached in
+    place; the model then reads only ``mixture`` (``inputs == ("mixture",)``), so evaluation
+    and serving need no labels; the oracle labels it would read in training mode are no longer
+    perturbed. Returns ``model``.
+    """
+    if model.vad_source == "none":
+        raise ValueError("attr_dnn: a model trained without activity input (vad_source 'none') "
+                         "cannot use a detector; train it with vad_source 'oracle'/'perturbed'")
+    if not isinstance(detector, VadCNN):
+        detector = load_detector(detector)
+    detector.requires_grad_(False)
+    model.detector = detector.eval().to(next(model.net.parameters()).device)
+    model.detector_trainable = False
+    model.vad_source = "detector"
+    model.inputs = ("mixture",)
+    return model
+
+
 def load_detector(path: str | Path) -> VadCNN:
     """A trained ``vad_cnn`` from a model package folder (see avsep.models.package), frozen."""
     from avsep.models.package import load_model_package
@@ -218,23 +306,26 @@ def load_detector(path: str | Path) -> VadCNN:
 class AttributeAwareDNN(SeparationModel):
     """Frame-wise feed-forward separator with a vocal-activity input; see module docstring.
 
-    Batch: ``mixture`` (B, C, L), plus ``vad`` (B, N) for ``oracle``/``perturbed``.
+    Batch: ``mixture`` (B, C, L), plus ``vad`` (B, N) for ``oracle``/``perturbed`` and, in
+    training mode, for ``detector``.
     Output: ``mask`` and ``magnitude`` (B, 2, C, F, N) (vocals, accompaniment); with the
-    detector also ``activity`` (B, N).
+    detector also ``activity`` (B, N) and, when it trains, ``vad_logits`` (B, N, 2).
     """
 
-    data_kind = "singing"
+    data_kind = "vad"  # singing mixtures, frame labels always on, no extra vocal
     source_names = SOURCES
     mask_type = "direct"
     loss_name = "l2"
 
     def __init__(self, config: AttrConfig, vad_source: str = "none", *, preset: str = "custom",
                  vad_perturbation: float = 0.0, detector: VadCNN | None = None,
-                 detector_trainable: bool = False) -> None:
+                 detector_trainable: bool = False, vad_seed: int = 0) -> None:
         super().__init__()
         self.config, self.preset = config, preset
         self.vad_source = vad_source
         self.vad_perturbation = vad_perturbation
+        self.vad_seed = int(vad_seed)
+        self._draws = {True: 0, False: 0}  # perturbation draws so far, per mode
         self.spec = attr_spec()
         self.inputs = ("mixture", "vad") if vad_source in ("oracle", "perturbed") else ("mixture",)
         self.loss_options = {}
@@ -257,19 +348,43 @@ class AttributeAwareDNN(SeparationModel):
             self.detector.eval()  # a frozen detector keeps its inference behaviour
         return self
 
-    def activity(self, batch: Mapping[str, torch.Tensor], frames: int) -> torch.Tensor | None:
-        """The 2-d activity input (B, N, 2), or None for ``vad_source="none"``."""
-        if self.vad_source == "none":
-            return None
-        if self.vad_source == "detector":
-            return self.detector(batch)["logits"].softmax(-1)
+    def _generator(self) -> torch.Generator:
+        """The next seeded CPU generator of the current mode's perturbation stream."""
+        mode = bool(self.training)
+        draw = self._draws[mode]
+        self._draws[mode] = draw + 1
+        return torch.Generator().manual_seed(
+            (self.vad_seed * 2 + int(mode)) * 1_000_003 + draw)
+
+    def labels(self, batch: Mapping[str, torch.Tensor], frames: int) -> torch.Tensor:
+        """The oracle (or perturbed) labels ``batch["vad"]`` checked and perturbed: (B, N)."""
+        if "vad" not in batch:
+            raise KeyError(f"attr_dnn (vad_source {self.vad_source!r}) needs batch['vad'] (B, N) "
+                           "oracle labels here; they come from the 'vad' dataset (model "
+                           "data_kind), or use_detector() feeds a detector at inference")
         vad = batch["vad"].float()
         if vad.ndim != 2 or vad.shape[1] != frames:
             raise ValueError(f"attr_dnn: batch['vad'] must be (B, N={frames}) on the STFT frame "
                              f"grid (hop {self.spec.stft.hop_length}); got {tuple(vad.shape)}")
+        # keyed on vad_source: avsep eval sets it to "oracle" to feed its own activity as is
         if self.vad_source == "perturbed":
-            vad = perturb_activity(vad, self.vad_perturbation)
-        return one_hot_activity(vad)
+            vad = perturb_activity(vad, self.vad_perturbation, self._generator())
+        return vad
+
+    def activity(self, batch: Mapping[str, torch.Tensor], frames: int,
+                 detector_out: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor | None:
+        """The 2-d activity input (B, N, 2), or None for ``vad_source="none"``.
+
+        ``detector``: the detector's softmax (B, N, 2) at inference, the oracle labels in
+        training (case II); ``detector_out`` is the detector's output when already computed.
+        """
+        if self.vad_source == "none":
+            return None
+        if self.vad_source == "detector" and not self.training:
+            out = detector_out if detector_out is not None else self.detector(batch)
+            p = align_activity(out["activity"], self.detector.spec.stft, self.spec.stft, frames)
+            return one_hot_activity(p)
+        return one_hot_activity(self.labels(batch, frames))
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         self.check_batch(batch)
@@ -277,12 +392,15 @@ class AttributeAwareDNN(SeparationModel):
         b, c, f, n = mag.shape
         x = context_frames(mag, self.config.context).flatten(-2)  # (B, C, N, 3F)
         out: dict[str, torch.Tensor] = {}
-        act = self.activity(batch, n)
+        detector_out = None
+        if self.vad_source == "detector" and (self.detector_trainable or not self.training):
+            detector_out = self.detector(batch)
+            out["activity"] = detector_out["activity"]
+            if self.detector_trainable:
+                out["vad_logits"] = detector_out["logits"]
+        act = self.activity(batch, n, detector_out)
         if act is not None:
             x = torch.cat([x, act[:, None].expand(b, c, n, 2)], dim=-1)
-            if self.vad_source == "detector":
-                out["activity"] = act[..., 1]
-                out["vad_logits"] = torch.log(act.clamp_min(1e-8))
         y = self.net(x).abs().reshape(b, c, n, 2, f)
         mask = y / (y.sum(dim=3, keepdim=True) + 1e-8)  # joint soft mask, sums to one
         mask = mask.permute(0, 3, 1, 4, 2)  # (B, 2, C, F, N)
@@ -292,8 +410,11 @@ class AttributeAwareDNN(SeparationModel):
 
     def loss(self, batch: Mapping[str, torch.Tensor],
              out: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Paper eq. 3 (squared error of both masked magnitudes), plus the trainable
+        detector's cross-entropy on ``batch["vad"]`` (B, N) (a ``KeyError`` names it when
+        missing: the detector arm is supervised)."""
         loss = super().loss(batch, out)
-        if self.vad_source == "detector" and self.detector_trainable and "vad" in batch:
+        if "vad_logits" in out:
             loss = loss + vad_loss(batch, out["vad_logits"])
         return loss
 
@@ -308,20 +429,22 @@ ATTR_INFO = ModelInfo(
     notes="batch['vad'] only for vad_source oracle/perturbed; detector = vad_cnn",
 )
 
-_ATTR_OPTIONS = ("vad_source", "vad_perturbation", "vad_checkpoint", "detector_preset")
+_ATTR_OPTIONS = ("vad_source", "vad_perturbation", "vad_checkpoint", "detector_preset",
+                 "vad_seed")
 
 
 @register("attr_dnn", info=ATTR_INFO)
 def build_attr_dnn(options: Mapping[str, Any]) -> AttributeAwareDNN:
     """``{"name": "attr_dnn", "preset", "vad_source", "vad_perturbation", "vad_checkpoint",
-    "detector_preset"}`` — see the module docstring."""
+    "detector_preset", "vad_seed"}`` — see the module docstring."""
     check_options("attr_dnn", options, _ATTR_OPTIONS)
     preset = check_choice("preset", options.get("preset", "paper"), tuple(ATTR_PRESETS))
     source = check_choice("vad_source", options.get("vad_source", "none"), VAD_SOURCES)
     fraction = float(options.get("vad_perturbation", 0.0))
     if source == "perturbed" and not 0.0 < fraction <= 1.0:
         raise ValueError(f"attr_dnn: vad_source 'perturbed' needs 0 < vad_perturbation <= 1 "
-                         f"(fraction of frames flipped, e.g. 0.05); got {fraction}")
+                         "(fraction of frames flipped; the paper's grid is 0.025, 0.05, "
+                         f"0.075, 0.1, 0.15); got {fraction}")
     if source != "perturbed" and fraction:
         raise ValueError(f"attr_dnn: vad_perturbation={fraction} only applies to vad_source "
                          f"'perturbed'; got vad_source {source!r}")
@@ -342,4 +465,5 @@ def build_attr_dnn(options: Mapping[str, Any]) -> AttributeAwareDNN:
             detector, trainable = VadCNN(VAD_PRESETS[name], name), True
     return AttributeAwareDNN(ATTR_PRESETS[preset], source, preset=preset,
                              vad_perturbation=fraction, detector=detector,
-                             detector_trainable=trainable)
+                             detector_trainable=trainable,
+                             vad_seed=int(options.get("vad_seed", 0)))

@@ -3,8 +3,19 @@
 After Li, Wang & Duan, "Audiovisual singing voice separation" (the audio branch follows
 MMDenseLSTM without its LSTMs, multi-band as in Takahashi & Mitsufuji's MMDenseNet):
 
-* input: log-magnitude mixture spectrogram (B, C, T, F) (C = 2, T = frames, F = 513), each
-  frequency normalised over time, then a learnable per-bin affine;
+* input: log-magnitude mixture spectrogram ``log(1 + |X|)`` (B, C, T, F) (C = 2, T = frames,
+  F = 513), normalised per frequency bin as the paper says ("normalization along each
+  frequency axis"): ``input_norm="per_frequency"`` (default) subtracts each bin's mean and
+  divides by its standard deviation over the *training data*. The statistics are buffers of a
+  :class:`~avsep.audio.scales.PerFrequencyNormalizer` (``normalizer.mean`` / ``.std`` (F, 1),
+  ``.count`` frames): every forward pass in training mode merges the batch's frames into them
+  (exact streaming mean/variance, so after one epoch they are the training set's statistics
+  and later epochs only refine them), evaluation mode uses them frozen, and they are saved
+  with the weights (``state_dict``, model package, checkpoint). A model that has not seen a
+  training batch yet normalises each batch by its own per-bin statistics.
+  ``input_norm="per_example"`` (the former default) uses each example's own per-bin mean and
+  standard deviation over its channels and frames instead. A learnable per-bin affine
+  (open-unmix style) follows either;
 * the spectrogram is split into a low and a high half-band; each band runs its own
   encoder-decoder: a 3×3 stem conv, then per level a dense block (pre-activation
   BN-ReLU-Conv), a 1×1 compression to 20 % of the channels and average pooling — 2×2 (time and
@@ -13,7 +24,10 @@ MMDenseLSTM without its LSTMs, multi-band as in Takahashi & Mitsufuji's MMDenseN
   the same strides, concatenating the encoder's compressed maps (skip connections);
 * ``av_mmdensenet``: the visual front-end gives (B, 1, T_v, N) per-frame features; they are
   aligned frame by frame with the bottleneck (see ``_align_frames``), inflated
-  (repeated) along frequency and concatenated to each band's bottleneck input;
+  (repeated) along frequency and concatenated to each band's bottleneck input. Front-ends:
+  the zoo's (:mod:`avsep.models.frontends`; ``conv2d_lstm`` is the paper's) plus
+  ``lipreading`` (:mod:`avsep.models.lipreading`, Fig. 9's pre-trained lip reader: local
+  ``frontend_weights`` only, nothing is downloaded);
 * the bands are re-joined along frequency and a 1×1 conv gives one map per source and channel;
   with the mask layer (default) ``magnitude = sigmoid(maps) * |X|``, without it
   ``magnitude = relu(maps)``. ``mask_type="ratio"`` instead outputs ``mask = sigmoid(maps)``.
@@ -33,15 +47,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from avsep.audio.scales import PerFrequencyNormalizer
 from avsep.audio.stft import STFTConfig
 from avsep.models.base import ModelSpec, SeparationModel
 from avsep.models.blocks.conv import ConvBlock, conv_layer
 from avsep.models.blocks.dense import Compression, DenseBlock
 from avsep.models.frontends import FRONTENDS, build_frontend
+from avsep.models.lipreading import LipReadingFrontend
 from avsep.models.losses import LOSSES
 from avsep.models.registry import ModelInfo, check_choice, check_options, register
 
 MASK_TYPES = ("direct", "ratio")
+# the zoo's front-ends, plus Li et al.'s lip-reading variant (Fig. 9), which only this model uses
+AV_FRONTENDS = (*(f for f in FRONTENDS if f != "none"), "lipreading")
+INPUT_NORMS = ("per_frequency", "per_example")
 SOURCES = ("vocals", "accompaniment")
 
 
@@ -189,9 +208,11 @@ class MMDenseNet(SeparationModel):
 
     def __init__(self, config: MMDenseNetConfig, mask_type: str = "direct",
                  mask_layer: bool = True, loss: str | None = None,
-                 frontend_weights: str | None = None, frontend_trainable: bool = True) -> None:
+                 frontend_weights: str | None = None, frontend_trainable: bool | None = True,
+                 input_norm: str = "per_frequency") -> None:
         super().__init__()
         self.config = config
+        self.input_norm = input_norm
         self.mask_type = mask_type
         self.mask_layer = mask_layer
         self.loss_name = loss
@@ -209,10 +230,15 @@ class MMDenseNet(SeparationModel):
         self.split = bins // 2
         self.input_scale = nn.Parameter(torch.ones(bins))
         self.input_shift = nn.Parameter(torch.zeros(bins))
-        self.frontend = build_frontend(
-            config.frontend, in_channels=config.video_channels, dim=config.visual_dim,
-            weights=frontend_weights, trainable=frontend_trainable,
-        )
+        self.normalizer = PerFrequencyNormalizer(bins, eps=1e-5)
+        if config.frontend == "lipreading":
+            self.frontend = LipReadingFrontend(config.video_channels, config.visual_dim,
+                                               frontend_weights, frontend_trainable)
+        else:
+            self.frontend = build_frontend(
+                config.frontend, in_channels=config.video_channels, dim=config.visual_dim,
+                weights=frontend_weights, trainable=bool(frontend_trainable),
+            )
         visual_dim = getattr(self.frontend, "dim", 0) if visual else 0
         self.bands = nn.ModuleList(
             DenseBand(config.channels, band, config.compression, visual_dim)
@@ -229,10 +255,23 @@ class MMDenseNet(SeparationModel):
         self.out = ConvBlock(max(joined), len(SOURCES) * config.channels, 1, preact=True)
 
     def features(self, mix: torch.Tensor) -> torch.Tensor:
-        """Normalised log magnitudes (B, C, T, F) from the mixture STFT (B, C, F, T)."""
-        x = torch.log1p(mix.abs()).transpose(2, 3)
-        x = (x - x.mean(dim=(1, 2), keepdim=True)) / x.std(dim=(1, 2), keepdim=True).add(1e-5)
-        return x * self.input_scale + self.input_shift
+        """Normalised log magnitudes (B, C, T, F) from the mixture STFT (B, C, F, T).
+
+        ``per_frequency``: training-mode calls first merge the batch into the per-bin
+        statistics (see the module docstring).
+        """
+        x = torch.log1p(mix.abs().float())  # (B, C, F, T)
+        if self.input_norm == "per_frequency":
+            if self.training:
+                self.normalizer.update(x)
+            if bool(self.normalizer.fitted):
+                x = self.normalizer(x)
+            else:  # untrained model: this batch's own per-bin statistics, nothing stored
+                mean = x.mean(dim=(0, 1, 3), keepdim=True)
+                x = (x - mean) / x.std(dim=(0, 1, 3), keepdim=True, unbiased=False).add(1e-5)
+        else:
+            x = (x - x.mean(dim=(1, 3), keepdim=True)) / x.std(dim=(1, 3), keepdim=True).add(1e-5)
+        return x.transpose(2, 3) * self.input_scale + self.input_shift
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         self.check_batch(batch)
@@ -259,7 +298,7 @@ class MMDenseNet(SeparationModel):
 
 
 OPTIONS = ("mask_type", "mask_layer", "loss", "frontend", "visual_dim", "frontend_weights",
-           "frontend_trainable", "bands", "compression")
+           "frontend_trainable", "bands", "compression", "input_norm")
 
 
 def _build(config: Mapping[str, Any], visual: bool) -> MMDenseNet:
@@ -273,6 +312,8 @@ def _build(config: Mapping[str, Any], visual: bool) -> MMDenseNet:
     if loss is not None:
         check_choice(f"loss for {mask_type} masks", loss, LOSSES[mask_type])
     mask_layer = bool(config.get("mask_layer", True))
+    input_norm = check_choice("input_norm", config.get("input_norm", "per_frequency"),
+                              INPUT_NORMS)
     if mask_type == "ratio" and not mask_layer:
         raise ValueError(f"{name}: mask_layer=False needs mask_type 'direct' (a ratio mask "
                          "always has its sigmoid)")
@@ -282,20 +323,23 @@ def _build(config: Mapping[str, Any], visual: bool) -> MMDenseNet:
                                             tuple(int(n) for n in b["layers"]))
                                  for b in config["bands"])
     if visual:
-        frontend = check_choice("visual front-end", config.get("frontend", "conv2d_lstm"),
-                                FRONTENDS)
+        frontend = config.get("frontend", "conv2d_lstm")
         if frontend == "none":
             raise ValueError(f"{name} fuses visual features: front-end 'none' is incompatible; "
-                             f"valid choices: {', '.join(f for f in FRONTENDS if f != 'none')} "
+                             f"valid choices: {', '.join(AV_FRONTENDS)} "
                              "(or use model 'mmdensenet' for audio only)")
+        frontend = check_choice("visual front-end", frontend, AV_FRONTENDS)
         default_dim = PAPER_VISUAL_DIM if preset == "paper" else TINY_VISUAL_DIM
         changes.update(frontend=frontend, visual_dim=int(config.get("visual_dim", default_dim)))
         if frontend == "vocalist":  # VocaLiST's encoder reads 48x96 RGB mouth crops
             changes.update(crop=(48, 96), video_channels=3)
     cfg = replace(base, **changes)
+    trainable = config.get("frontend_trainable")
+    if trainable is None and (not visual or cfg.frontend != "lipreading"):
+        trainable = True  # lipreading: frozen when weights are given (see its module)
     return MMDenseNet(cfg, mask_type, mask_layer, loss,
                       config.get("frontend_weights") if visual else None,
-                      bool(config.get("frontend_trainable", True)))
+                      None if trainable is None else bool(trainable), input_norm)
 
 
 def _spec(visual: bool) -> ModelSpec:
@@ -319,7 +363,7 @@ def build_mmdensenet(config: Mapping[str, Any]) -> MMDenseNet:
 @register("av_mmdensenet", info=ModelInfo(
     paper=_PAPER, summary="MMDenseNet + mouth front-end fused at the bottleneck",
     inputs=("mixture", "video"), spec=lambda: _spec(True), masks=MASK_TYPES,
-    conditioning=("bottleneck_concat",), frontends=tuple(f for f in FRONTENDS if f != "none"),
+    conditioning=("bottleneck_concat",), frontends=AV_FRONTENDS,
     paper_parameters=2.05e6,
 ))
 def build_av_mmdensenet(config: Mapping[str, Any]) -> MMDenseNet:

@@ -1,4 +1,5 @@
 """attr_dnn and vad_cnn (Swaminathan & Lerch): sizes, shapes, joint mask, activity inputs,
+seeded uniform perturbation, supervised detector arm, case II (detector at inference),
 detector from a model package, overfitting, bad configs."""
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from zoo_helpers import forward_backward, gradient_problems, overfit  # noqa: E402
 
 from avsep.models import build  # noqa: E402
-from avsep.models.attribute_aware import perturb_activity  # noqa: E402
+from avsep.models.attribute_aware import (  # noqa: E402
+    perturb_activity,
+    use_detector,
+    vad_from_detector,
+    vad_loss,
+)
 from avsep.models.package import save_model_package  # noqa: E402
 from avsep.models.registry import parameter_count  # noqa: E402
 
@@ -60,6 +66,7 @@ def test_forward_shapes_joint_mask_and_gradients(vad_source: str) -> None:
     model = _attr(vad_source, **extra)
     assert model.source_names == ("vocals", "accompaniment")
     assert ("vad" in model.inputs) == (vad_source in ("oracle", "perturbed"))
+    assert model.data_kind == "vad"  # every arm gets frame labels and no extra vocal
     batch = _batch()
     out = forward_backward(model, batch)
     frames = SAMPLES // HOP + 1
@@ -80,25 +87,121 @@ def test_activity_input_changes_the_output() -> None:
     assert not torch.allclose(model(batch)["mask"], model(flipped)["mask"])
 
 
-def test_perturbation_flips_the_requested_fraction() -> None:
+def test_perturbation_flips_exactly_the_fraction_at_uniform_positions() -> None:
     vad = torch.zeros(4, 10_000)
     gen = torch.Generator().manual_seed(1)
     flipped = perturb_activity(vad, 0.15, generator=gen)
     assert set(flipped.unique().tolist()) <= {0.0, 1.0}
-    assert abs(flipped.mean().item() - 0.15) < 0.01
+    assert flipped.sum(1).tolist() == [1500.0] * 4  # exactly 15 % of each row
+    # independent positions, not segments: about (1 - 0.15) of flips start a new run
+    starts = (flipped[:, 1:] - flipped[:, :-1] == 1).sum().item()
+    assert starts / flipped.sum().item() == pytest.approx(0.85, abs=0.03)
+    again = perturb_activity(vad, 0.15, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(again, flipped)  # seeded
     assert torch.equal(perturb_activity(vad, 0.0), vad)
+
+
+def test_perturbed_arm_is_seeded_and_flips_in_training_and_inference() -> None:
+    batch = _batch(batch_size=4)
+    frames = batch["vad"].shape[1]
+    first, second = (_attr("perturbed", vad_perturbation=0.15, vad_seed=3) for _ in range(2))
+    for mode in (True, False):
+        first.train(mode)
+        second.train(mode)
+        a, b = first.labels(batch, frames), second.labels(batch, frames)
+        assert torch.equal(a, b)  # same seed, same draws
+        assert ((a != batch["vad"]).sum(1) == round(0.15 * frames)).all()
+    other = _attr("perturbed", vad_perturbation=0.15, vad_seed=4).eval()
+    assert not torch.equal(other.labels(batch, frames), first.eval().labels(batch, frames))
 
 
 def test_frozen_detector_from_a_model_package(tmp_path: Path) -> None:
     detector = build({"name": "vad_cnn", "preset": "tiny"})
     save_model_package(detector, {"name": "vad_cnn", "preset": "tiny"}, tmp_path / "vad")
     model = _attr("detector", vad_checkpoint=str(tmp_path))
+    assert model.inputs == ("mixture",)
     assert not any(p.requires_grad for p in model.detector.parameters())
     batch = _batch()
-    out = forward_backward(model, batch)
+    forward_backward(model, batch)  # training: the separator reads the oracle labels
     assert gradient_problems(model) == {}  # no gradient reached the frozen detector
     assert not model.detector.training
+    model.eval()
+    with torch.no_grad():  # inference: the detector's output, labels not needed
+        out = model({"mixture": batch["mixture"]})
     assert torch.allclose(out["activity"], detector.eval()(batch)["activity"], atol=1e-6)
+
+
+def test_detector_arm_trains_on_oracle_labels_and_infers_with_the_detector() -> None:
+    torch.manual_seed(0)
+    model = _attr("detector")
+    batch = _batch()
+    flipped = {**batch, "vad": 1.0 - batch["vad"]}
+    model.train()
+    with torch.no_grad():  # training mode: the separator input is batch['vad']
+        assert not torch.allclose(model(batch)["mask"], model(flipped)["mask"])
+    with pytest.raises(KeyError, match=r"needs batch\['vad'\]"):
+        model({"mixture": batch["mixture"]})
+    model.eval()
+    with torch.no_grad():  # inference: the detector decides, batch['vad'] is ignored
+        assert torch.equal(model(batch)["mask"], model(flipped)["mask"])
+        p = model.detector(batch)["activity"]
+        manual = model.net(torch.cat([_context_input(model, batch),
+                                      torch.stack([1 - p, p], -1)[:, None]], -1)).abs()
+        y = manual.reshape(*manual.shape[:-1], 2, -1)
+        mask = (y / (y.sum(-2, keepdim=True) + 1e-8)).permute(0, 3, 1, 4, 2)
+        assert torch.allclose(model(batch)["mask"], mask, atol=1e-5)
+
+
+def _context_input(model: torch.nn.Module, batch: dict) -> torch.Tensor:
+    """The separator's ±1-frame magnitude input (B, C, N, 3F) built by hand."""
+    mag = model.mixture_stft(batch).abs()  # (B, C, F, N)
+    padded = torch.cat([mag[..., :1], mag, mag[..., -1:]], dim=-1)
+    frames = [padded[..., i:i + mag.shape[-1]] for i in range(3)]  # previous, centre, next
+    return torch.cat([f.transpose(-1, -2) for f in frames], dim=-1)
+
+
+def test_detector_arm_vad_loss_is_supervised_and_falls() -> None:
+    torch.manual_seed(0)
+    model = _attr("detector")
+    batch = _batch(batch_size=4)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(40):
+        out = model(batch)
+        vad = vad_loss(batch, out["vad_logits"])
+        total = model.loss(batch, out)
+        assert total.item() > vad.item() > 0  # the detector's cross-entropy is in the loss
+        optimizer.zero_grad()
+        total.backward()
+        optimizer.step()
+        losses.append(vad.item())
+    assert losses[-1] < 0.5 * losses[0], losses
+    with pytest.raises(KeyError, match="vad"):  # no unsupervised detector arm
+        model.loss({k: v for k, v in batch.items() if k != "vad"}, model(batch))
+
+
+def test_case_two_feeds_a_detector_to_an_oracle_or_perturbed_model(tmp_path: Path) -> None:
+    detector = build({"name": "vad_cnn", "preset": "tiny"}).eval()
+    batch = _batch()
+    oracle = _attr("oracle").eval()
+    vad = vad_from_detector(detector, batch["mixture"], oracle)
+    assert vad.shape == batch["vad"].shape
+    assert torch.allclose(vad, detector(batch)["activity"])
+    with torch.no_grad():
+        by_key = oracle({**batch, "vad": vad})["mask"]
+        save_model_package(detector, {"name": "vad_cnn", "preset": "tiny"}, tmp_path / "vad")
+        use_detector(oracle, tmp_path)  # from the package folder
+        assert oracle.inputs == ("mixture",)
+        assert torch.allclose(oracle({"mixture": batch["mixture"]})["mask"], by_key, atol=1e-6)
+    perturbed = _attr("perturbed", vad_perturbation=0.1).eval()
+    with torch.no_grad():
+        reference = perturbed({**batch, "vad": vad})["mask"]  # would flip detector frames
+        use_detector(perturbed, detector)
+        plain = perturbed({"mixture": batch["mixture"]})["mask"]
+        assert torch.equal(plain, perturbed({"mixture": batch["mixture"]})["mask"])
+        assert not torch.allclose(plain, reference)
+    with pytest.raises(ValueError, match="vad_source 'none'"):
+        use_detector(_attr("none"), detector)
 
 
 def test_vad_cnn_shapes_and_gradients() -> None:
@@ -120,7 +223,7 @@ def test_tiny_models_overfit_one_batch(name: str) -> None:
     ("config", "error", "message"),
     [
         ({"vad_source": "guess"}, ValueError, "valid choices: none, oracle, perturbed, detector"),
-        ({"vad_source": "perturbed"}, ValueError, "needs 0 < vad_perturbation"),
+        ({"vad_source": "perturbed"}, ValueError, "needs 0 < vad_perturbation.*0.025"),
         ({"vad_source": "oracle", "vad_perturbation": 0.1}, ValueError, "only applies to"),
         ({"vad_checkpoint": "x"}, ValueError, "only apply to vad_source 'detector'"),
         ({"vad_source": "detector", "vad_checkpoint": "/nonexistent/vad"}, FileNotFoundError,
@@ -159,3 +262,52 @@ def test_paper_size_forward_and_backward(name: str) -> None:
     out = forward_backward(model, _batch())
     assert gradient_problems(model) == {}
     assert out["loss"] > 0
+
+
+def _trial_params(space, params: dict) -> tuple[dict, dict]:
+    """Run ``space`` on a trial fixed to ``params``: (sampled params, experiment config)."""
+    import optuna
+
+    study = optuna.create_study()
+    study.enqueue_trial(params)
+    trial = study.ask()
+    experiment = space(trial)["experiment"]
+    return dict(trial.params), experiment
+
+
+def test_vad_cnn_space_trains_the_detector_at_its_paper_point() -> None:
+    from avsep.config import merge, validate
+    from avsep.search_spaces import vad_detector
+
+    space = vad_detector.SPACE
+    assert space.name == "vad_cnn" and space.task == "vad" and space.objective == "val/score"
+    (point,) = space.paper_points
+    assert point.table == "Table I" and point.reported["accuracy"] == 93.5
+    params, experiment = _trial_params(space, point.params)
+    assert params == point.params  # a complete path through the space
+    cfg = validate(merge({"model": {"preset": "tiny"}}, experiment), "vad_cnn point")
+    model = build(cfg.model.build_dict())
+    assert model.task == "vad" and model.data_kind == "vad"
+    assert cfg.data.options == {"extra_vocal_share": 0.0}
+    assert space.points_to_evaluate == (point.params,)
+
+
+def test_attribute_aware_space_uses_the_paper_grid_and_table_rows() -> None:
+    from avsep.search_spaces import attribute_aware
+
+    space = attribute_aware.SPACE
+    assert attribute_aware.PERTURBATION.choices == (0.025, 0.05, 0.075, 0.1, 0.15)
+    rows = {p.experiment: p for p in space.paper_points}
+    assert rows["Case 0"].reported["GNSDR"] == 6.77
+    assert rows["Case I.a"].reported["GNSDR"] == 7.16
+    assert rows["7.5 %"].reported == {
+        "GNSDR": 6.86, "GSAR": 9.84, "GSIR": 11.13,
+        "case II GNSDR": 6.90, "case II GSAR": 9.85, "case II GSIR": 11.21}
+    assert rows["0 %"].params["vad_source"] == "detector"
+    for point in space.paper_points:
+        params, experiment = _trial_params(space, point.params)
+        assert params == point.params
+        assert experiment["data"]["options"]["extra_vocal_share"] == 0.0
+        assert space.paper_point_of(params) is point
+        model = build({**experiment["model"], "preset": "tiny"})
+        assert model.vad_perturbation == point.params.get("vad_perturbation", 0.0)

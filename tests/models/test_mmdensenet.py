@@ -147,3 +147,78 @@ def test_paper_size_forward(name: str) -> None:
     with torch.no_grad():
         out = model(batch)
     assert out["magnitude"].shape == (1, 2, 2, 513, 129)
+
+
+def test_per_frequency_statistics_come_from_training_batches_and_are_saved() -> None:
+    from avsep.audio.scales import PerFrequencyNormalizer
+
+    model = build({"name": "mmdensenet", "preset": "tiny"})
+    assert model.input_norm == "per_frequency" and not bool(model.normalizer.fitted)
+    batches = [tiny_batch(model, seed=s) for s in range(3)]
+    model.train()
+    with torch.no_grad():
+        for batch in batches:
+            model(batch)
+    logs = [torch.log1p(model.mixture_stft(b).abs()) for b in batches]  # (B, C, F, T)
+    reference = PerFrequencyNormalizer(model.spec.stft.n_bins).fit(logs)
+    frames = sum(x.numel() // x.shape[-2] for x in logs)
+    assert float(model.normalizer.count) == frames  # every training frame, once
+    assert torch.allclose(model.normalizer.mean, reference.mean, atol=1e-5)
+    assert torch.allclose(model.normalizer.std, reference.std, rtol=1e-4)
+    per_bin = torch.cat([x.transpose(-2, -1).reshape(-1, x.shape[-2]) for x in logs])
+    assert torch.allclose(model.normalizer.mean[:, 0], per_bin.mean(0), atol=1e-5)
+    # inference uses them frozen; they travel with the weights
+    model.eval()
+    other = tiny_batch(model, seed=9)
+    with torch.no_grad():
+        first = model(other)["magnitude"]
+    assert float(model.normalizer.count) == frames
+    copy = build({"name": "mmdensenet", "preset": "tiny"})
+    copy.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        assert torch.equal(copy.eval()(other)["magnitude"], first)
+    # the features are (x - mean_f) / std_f before the learnable affine (identity at init)
+    x = torch.log1p(model.mixture_stft(other).abs())
+    expected = ((x - model.normalizer.mean) / model.normalizer.std).transpose(2, 3)
+    assert torch.allclose(model.features(model.mixture_stft(other)), expected, atol=1e-5)
+
+
+def test_per_example_normalisation_stays_selectable() -> None:
+    model = build({"name": "mmdensenet", "preset": "tiny", "input_norm": "per_example"})
+    batch = tiny_batch(model)
+    model.train()
+    with torch.no_grad():
+        features = model.features(model.mixture_stft(batch))  # (B, C, T, F)
+    assert not bool(model.normalizer.fitted)  # no statistics kept
+    assert torch.allclose(features.mean(dim=(1, 2)), torch.zeros(2, features.shape[-1]),
+                          atol=1e-4)
+    with pytest.raises(ValueError, match="valid choices: per_frequency, per_example"):
+        build({"name": "mmdensenet", "input_norm": "global"})
+
+
+def test_lipreading_frontend_runs_and_loads_local_weights_frozen(tmp_path: Path) -> None:
+    from avsep.models.lipreading import LipReadingFrontend
+
+    torch.manual_seed(0)
+    model = build({"name": "av_mmdensenet", "preset": "tiny", "frontend": "lipreading"})
+    assert isinstance(model.frontend, LipReadingFrontend)
+    batch = tiny_batch(model, batch_size=1)
+    feats = model.frontend(batch["video"])
+    assert feats.shape == (1, 1, model.spec.frames_per_clip, model.frontend.dim)
+    assert all(p.requires_grad for p in model.frontend.parameters())  # random init: trains
+    weights = tmp_path / "lipreading.pth"
+    state = {k: v for k, v in model.frontend.state_dict().items() if not k.startswith("proj.")}
+    torch.save(state, weights)
+    loaded = build({"name": "av_mmdensenet", "preset": "tiny", "frontend": "lipreading",
+                    "frontend_weights": str(weights)})
+    for key, value in state.items():
+        assert torch.equal(loaded.frontend.state_dict()[key], value), key
+    frozen = [n for n, p in loaded.frontend.named_parameters() if not p.requires_grad]
+    assert frozen and all(not n.startswith("proj.") for n in frozen)
+    assert all(p.requires_grad for p in loaded.frontend.proj.parameters())
+    loaded.train()
+    assert not loaded.frontend.trunk.training and loaded.frontend.proj.training
+    torch.save({"stem.0.weight": torch.zeros(3)}, tmp_path / "bad.pth")
+    with pytest.raises(ValueError, match="frontend_weights needs a state dict"):
+        build({"name": "av_mmdensenet", "preset": "tiny", "frontend": "lipreading",
+               "frontend_weights": str(tmp_path / "bad.pth")})

@@ -1,17 +1,22 @@
-"""Frame-level vocal activity detection data (Swaminathan & Lerch's CNN detector).
+"""Singing mixtures with frame-level vocal activity (Swaminathan & Lerch): the data of both
+``vad_cnn`` (the CNN detector) and every arm of ``attr_dnn`` (the separator reads the labels
+as its activity input, or trains on them in the detector arm).
 
 The same mixtures as :class:`~avsep.data.datasets.singing.SingingDataset`, audio only, with the
 target vocal's activity labels always on (the cached ``vad`` annotation when the track has one,
 else the vocal's energy; see :mod:`avsep.data.datasets.activity`), and no extra vocal by
-default (an extra voice is not the target and would contradict energy-based labels).
+default: the paper's MIR-1K mixtures hold one voice and its accompaniment, and an extra voice
+is not the target and would contradict energy-based labels. The accompaniment is drawn at
+random for every mixture (``random_pairing``), the paper's data augmentation (Table II).
 
 Item (``L = spec.clip_samples``, ``N = spec.stft.num_frames(L)``)::
 
     mixture  float32 (C, L)
     sources  float32 (2, C, L)   (vocals, accompaniment)
-    vad      float32 (N,)        1 where the target vocal is active (perturbed by
-                                 ``vad_perturbation`` when > 0: for the attribute-aware
-                                 separator, Case I.b)
+    vad      float32 (N,)        1 where the target vocal is active (with exactly
+                                 ``round(vad_perturbation * N)`` frames flipped at uniform
+                                 random positions, seeded per item, when > 0; ``attr_dnn``'s
+                                 ``perturbed`` arm flips its own input instead)
 """
 
 from __future__ import annotations
