@@ -9,9 +9,11 @@ caches holds one cache per distinct (rate, crop, fps) the space's models need.
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
 
 import pytest
+
+SMOKE_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "smoke.yaml"
 
 # space -> part of the synthetic corpus (and its layout) that feeds it
 SPACES = {
@@ -25,9 +27,6 @@ SPACES = {
     "zoo": ("singing", "avsep_synth"),
 }
 
-SMALL = {"data": {"train_length": 8, "val_length": 4}, "eval": {"examples": 0},
-         "train": {"batch_size": 4}}
-
 
 def test_the_table_covers_every_space():
     from avsep.search_spaces import names
@@ -37,7 +36,7 @@ def test_the_table_covers_every_space():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("space", list(SPACES))
-def test_space_runs_end_to_end(space, corpus, home, local_ray, tmp_path, monkeypatch):
+def test_space_runs_end_to_end(space, corpus, home, local_ray, monkeypatch):
     import mlflow
 
     from avsep.cli import main
@@ -49,11 +48,9 @@ def test_space_runs_end_to_end(space, corpus, home, local_ray, tmp_path, monkeyp
     assert main(["prepare", "--layout", layout, "--root", str(corpus / part), "--out",
                  str(cache), "--space", space, "--preset", "tiny"]) == 0
     assert find_caches(cache), f"prepare --space {space} wrote no cache"
-    config = tmp_path / "small.json"
-    config.write_text(json.dumps(SMALL))
     store = f"sqlite:///{home / 'mlflow.db'}"
     code = main(["tune", "--space", space, "--data", str(cache), "--num-samples", "2",
-                 "--max-epochs", "1", "--config", str(config), "--name", f"e2e-{space}",
+                 "--max-epochs", "1", "--config", str(SMOKE_CONFIG), "--name", f"e2e-{space}",
                  "--mlflow-uri", store, "--storage", str(home / "ray_results")])
     assert code in (0, 1), f"tune --space {space} failed before or during the search"
     client = mlflow.MlflowClient(store)

@@ -14,7 +14,7 @@ def test_spaces_lists_every_space_and_its_dimensions(capsys):
     assert main(["spaces", "--json"]) == 0
     spaces = {s["name"]: s for s in json.loads(capsys.readouterr().out)}
     assert set(spaces) == {"av_singing", "conditioned_unet", "sound_of_pixels",
-                           "attribute_aware", "vocalist_ynet", "zoo"}
+                           "attribute_aware", "vad_cnn", "vocalist", "vocalist_ynet", "zoo"}
     dims = {d["name"]: d for d in spaces["conditioned_unet"]["dimensions"]}
     assert dims["context"]["when"] == "conditioning in {film_*}"
     assert "scored per trial" in dims["wiener_iterations"]["values"]

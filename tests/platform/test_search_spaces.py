@@ -61,7 +61,10 @@ def test_space_yields_buildable_configs(name, stage_base):
         models_seen.add(model_cfg["name"])
         assert model.task == space.task
         assert sum(p.numel() for p in model.parameters()) > 0
-    assert len(built_for_real) >= 2  # the space really varies the model
+    if {d.name for d in space.dimensions} - {"lr", "batch_size", "wiener_iterations"}:
+        assert len(built_for_real) >= 2  # the space really varies the model
+    else:  # a training-only space (vad_cnn: lr and batch size) builds one model
+        assert len(built_for_real) == 1
 
 
 @pytest.mark.parametrize("name", names())
