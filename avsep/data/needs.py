@@ -158,18 +158,42 @@ def needs_of_space(space_name: str, preset: str, samples: int = SAMPLES,
     sampled models that did not build, with the reason (e.g. a pre-trained arm whose
     checkpoint option is not set: ``base_model`` holds options every model gets first, as the
     ``model`` section of ``avsep tune --config``)."""
+    specs, failed = _space_specs(space_name, preset, samples, base_model)
+    return group_needs(specs), failed
+
+
+def upstream_spaces(space_name: str) -> list[str]:
+    """The spaces whose champions ``space_name`` builds on (its module's ``STAGES``, e.g.
+    ``vocalist`` before ``vocalist_ynet``), upstream first, each once."""
+    import importlib
+
+    from avsep.search_spaces import get
+
+    module = importlib.import_module(get(space_name).function.__module__)
+    found: list[str] = []
+    for stage in getattr(module, "STAGES", ()):
+        for name in [*upstream_spaces(stage["space"]), stage["space"]]:
+            if name not in found:
+                found.append(name)
+    return found
+
+
+def _space_specs(space_name: str, preset: str, samples: int,
+                 base_model: dict[str, Any] | None) -> tuple[list[tuple[str, Any]], list]:
+    """(model name, spec) of every sampled model of the space and of its upstream stages'
+    spaces (their searches run first on the same data), and the samples that did not build."""
     from avsep.config import merge
     from avsep.search_spaces import get
 
-    space = get(space_name)
     specs, failed = [], []
-    for model in sampled_models(space, samples):
-        full = merge(base_model or {}, {**model, "preset": preset})
-        try:
-            specs.append((str(model["name"]), _build_spec(full)))
-        except (ValueError, KeyError, TypeError, OSError) as err:
-            failed.append((full, str(err)))
-    return group_needs(specs), failed
+    for name in [*upstream_spaces(space_name), space_name]:
+        for model in sampled_models(get(name), samples):
+            full = merge(base_model or {}, {**model, "preset": preset})
+            try:
+                specs.append((str(model["name"]), _build_spec(full)))
+            except (ValueError, KeyError, TypeError, OSError) as err:
+                failed.append((full, str(err)))
+    return specs, failed
 
 
 __all__ = ["CacheNeed", "cache_name", "group_needs", "needs_of_model", "needs_of_space",
