@@ -13,9 +13,9 @@ if [ ! -f "$AVSEP_HOME/corpus/corpus.json" ]; then
 else
   echo "[quickstart] 1/3 corpus already in $AVSEP_HOME/corpus"
 fi
-echo "[quickstart] 2/3 decoding video, cropping mouths, caching (3.2 kHz audio, 16x16 crops at 25 fps)"
+echo "[quickstart] 2/3 decoding video, cropping mouths, caching what the av_singing space needs"
 $avsep prepare --layout avsep_synth --root "$AVSEP_HOME/corpus/singing" \
-  --out "$AVSEP_HOME/cache" --sample-rate 3200 --fps 25 --crop 16x16
+  --out "$AVSEP_HOME/cache" --space av_singing --preset tiny
 echo "[quickstart] 3/3 searching the av_singing space (6 trials, ASHA, up to 8 epochs each)"
 exec $avsep tune --space av_singing --data "$AVSEP_HOME/cache" --config configs/quickstart.yaml \
   --num-samples 6 --max-epochs 8
