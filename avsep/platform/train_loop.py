@@ -261,6 +261,11 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                     shutil.rmtree(folder, ignore_errors=True)
             if stop:
                 break
+    except SystemExit:
+        # Ray ends a trial that Tune stopped (ASHA, or max_t reached) with sys.exit(0) inside
+        # its report; the driver sets the run's final status from Tune's verdict, and a
+        # status written here could land after it
+        raise
     except BaseException:
         if logger is not None:
             logger.finish("FAILED")
