@@ -47,6 +47,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warm-start", default=None, metavar="STUDY",
                         help="seed this search with the finished trials of Optuna study STUDY "
                              "(same --optuna-storage)")
+    parser.add_argument("--sampler", choices=("tpe", "random", "bohb"), default="tpe",
+                        help="Optuna sampler: tpe (multivariate, grouped by conditional "
+                             "dimensions, constant liar; default) or random; bohb is refused: "
+                             "Ray's TuneBOHB cannot take avsep's define-by-run spaces")
+    parser.add_argument("--grace-period", type=int, default=1,
+                        help="ASHA: epochs a trial runs before it can be stopped (default 1)")
+    parser.add_argument("--reduction-factor", type=int, default=2,
+                        help="ASHA: keep 1/N of the trials at each rung (default 2); with "
+                             "several objectives ASHA stops trials on the first alone")
+    parser.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                        help="stop starting and running trials after this many seconds "
+                             "(Tune's time_budget_s; default: no limit)")
+    parser.add_argument("--finalists", type=int, default=3,
+                        help="top trials re-scored on fresh validation sets before the "
+                             "champion is chosen (default 3)")
     parser.add_argument("--address", default=None,
                         help="Ray cluster address (default $RAY_ADDRESS, else a new local Ray)")
     parser.add_argument("--num-cpus", type=int, default=None, help="CPUs of a local Ray")
@@ -65,7 +80,9 @@ def _run(args: argparse.Namespace) -> int:
         preset=args.preset, seed=args.seed, max_concurrent=args.max_concurrent,
         register_as=args.register_as, num_cpus=args.num_cpus, force=args.force,
         max_failures=args.max_failures, optuna_storage=args.optuna_storage,
-        warm_start=args.warm_start, address=args.address)
+        warm_start=args.warm_start, address=args.address, sampler=args.sampler,
+        grace_period=args.grace_period, reduction_factor=args.reduction_factor,
+        time_budget=args.time_budget, finalists=args.finalists)
     print("avsep tune: checking the space, data and MLflow store ...", flush=True)
     plan = prepare(options)
     print(json.dumps(describe(plan), indent=2, default=str), flush=True)

@@ -122,7 +122,10 @@ def experiment_id(uri: str, name: str, artifact_root: Path | None = None) -> str
         return found.experiment_id
     location = str(artifact_root / name) if artifact_root else None
     try:
-        return client.create_experiment(name, artifact_location=location)
+        # the UI then opens the experiment in its "Model training" mode (runs table, charts)
+        # instead of the GenAI mode, whose first page is an empty "Traces" list
+        return client.create_experiment(name, artifact_location=location,
+                                        tags={"mlflow.experimentKind": "custom_model_development"})
     except Exception:  # noqa: BLE001 - a concurrent trial created it first
         found = client.get_experiment_by_name(name)
         if found is None:

@@ -55,8 +55,11 @@ class SearchOptions:
     config: str | None = None
     preset: str | None = None  # None: the base config's model.preset, else "tiny"
     seed: int = 0
-    grace_period: int = 1
-    reduction_factor: int = 2
+    grace_period: int = 1  # ASHA: epochs before a trial can be stopped
+    reduction_factor: int = 2  # ASHA: keep 1/reduction_factor of the trials at each rung
+    sampler: str = "tpe"  # tpe | random (see avsep.platform.searcher; bohb is refused)
+    time_budget: float | None = None  # seconds for the whole search (Tune's time_budget_s)
+    finalists: int = 3  # top trials re-scored on fresh validation sets (avsep.platform.finalists)
     max_concurrent: int | None = None
     register_as: str | None = None
     force: bool = False  # move @champion even when the guard would keep the current one
@@ -85,6 +88,7 @@ class Plan:
     fingerprint: str = ""
     optuna_storage: str = ""
     optuna_study: str = ""
+    links: dict[str, str] = field(default_factory=dict)  # tags naming upstream stage models
 
     @property
     def experiment_path(self) -> str:
@@ -156,7 +160,7 @@ def check_space_configs(space: SearchSpace, base: dict[str, Any], count: int, se
         except (ValueError, KeyError, TypeError) as err:
             raise SearchSetupError(f"space {space.name!r} sample {i} ({cfg.model.build_dict()}) "
                                    f"does not build: {err}") from None
-        resolve_cache(cfg.data.cache, model.spec)
+        resolve_cache(cfg.data.cache, model.spec, space=space.name, preset=cfg.model.preset)
         key = json.dumps([cfg.model.build_dict(), cfg.data.options], sort_keys=True, default=str)
         if key not in datasets_seen:  # the datasets accept the options and the data suffices
             datasets_seen.add(key)
@@ -190,19 +194,29 @@ def prepare(options: SearchOptions) -> Plan:
     base = merge(base, {"model": {"preset": preset},
                         "data": {"cache": str(Path(data).expanduser().resolve())},
                         "train": {"epochs": options.max_epochs, "seed": options.seed}})
-    check_space_configs(space, base, options.check_samples, options.seed)
     if options.max_failures < 0:
         raise SearchSetupError("--max-failures must be >= 0")
+    from avsep.platform.searcher import check as check_searcher
+
+    check_searcher(options.sampler, options.grace_period, options.reduction_factor,
+                   options.time_budget, options.max_epochs)
     storage = _storage(options)
     local_root = Path(storage) if "://" not in storage else None
     mlflow_uri = check_tracking_uri(resolve_tracking_uri(
         options.mlflow_uri, local_root.parent if local_root else None))
+    base, upstream = upstream_stages(options, space, base, mlflow_uri,
+                                     (local_root.parent if local_root else settings.home()))
+    check_space_configs(space, base, options.check_samples, options.seed)
     artifact_root = settings.default_artifact_root(local_root.parent) \
         if local_root and mlflow_uri.startswith("sqlite:") else None
     name = options.name or space.name
     # create the store's tables and the experiment now: concurrent trials must not race to
     # initialise a fresh sqlite database
     experiment_id(mlflow_uri, name, artifact_root)
+    if upstream:
+        from avsep.platform.stages import link_downstream, link_tags
+
+        link_downstream(mlflow_uri, upstream, name)
     optuna_url = optuna_storage_url(options.optuna_storage, mlflow_uri, local_root)
     study = optuna_study_name(optuna_url, name, options.resume, options.warm_start)
     return Plan(options=options, space=space, base=base, objectives=objectives,
@@ -210,7 +224,38 @@ def prepare(options: SearchOptions) -> Plan:
                 artifact_root=artifact_root,
                 register_as=options.register_as or f"avsep-{space.name}",
                 fingerprint=data_fingerprint(base), optuna_storage=optuna_url,
-                optuna_study=study)
+                optuna_study=study, links=link_tags(upstream) if upstream else {})
+
+
+def _dotted(config: dict[str, Any], key: str) -> Any:
+    for part in key.split("."):
+        if not isinstance(config, dict) or part not in config:
+            return None
+        config = config[part]
+    return config
+
+
+def upstream_stages(options: SearchOptions, space: SearchSpace, base: dict[str, Any],
+                    mlflow_uri: str, root: Path) -> tuple[dict[str, Any], list[Any]]:
+    """``base`` with the registered champions of the space's upstream stages (e.g. VocaLiST
+    before Y-Net-mr-V) merged in, and their resolutions. A stage whose config key the base
+    already sets is skipped; a stage with no champion yet runs its own search first."""
+    from dataclasses import replace
+
+    from avsep.platform.stages import apply_overrides, ensure_stages, stages_of
+
+    stages = tuple(s for s in stages_of(space) if _dotted(base, s.provides) is None)
+    if not stages:
+        return base, []
+
+    def run_upstream(stage: Any) -> None:
+        print(f"avsep tune: space {space.name!r} needs models:/{stage.register_as}@champion, "
+              f"which does not exist yet: running the {stage.space!r} search first", flush=True)
+        run(prepare(replace(options, space=stage.space, register_as=stage.register_as,
+                            name=None, objective=None, resume=False, warm_start=None)))
+
+    resolved = ensure_stages(stages, mlflow_uri, root / "stages", run_upstream)
+    return apply_overrides(base, resolved), resolved
 
 
 # --------------------------------------------------------------------------- the Optuna study
@@ -427,7 +472,8 @@ def _param_space(plan: Plan, parent_run_id: str | None = None) -> dict[str, Any]
            "artifact_root": str(plan.artifact_root) if plan.artifact_root else None,
            "objective": str(plan.objectives[0]), "parent_run_id": parent_run_id,
            "tags": {"space": plan.space.name, "study": plan.name,
-                    "data_fingerprint": plan.fingerprint, "code_version": code_version()}}
+                    "data_fingerprint": plan.fingerprint, "code_version": code_version(),
+                    **plan.links}}
     return {CONTEXT_KEY: {"base": plan.base, "run": run, "storage": plan.storage,
                           "workers_per_trial": options.workers_per_trial,
                           "gpus_per_worker": options.gpus_per_trial,
@@ -460,8 +506,8 @@ def build_tuner(plan: Plan, parent_run_id: str | None = None, trainable: Any = N
     ``trainable``: the function each trial runs (default :func:`run_trial`)."""
     import optuna
     import ray.tune
-    from ray.tune.schedulers import ASHAScheduler
-    from ray.tune.search.optuna import OptunaSearch
+
+    from avsep.platform import searcher
 
     trainable = _trainable(plan, trainable)
     if plan.options.resume:
@@ -471,28 +517,22 @@ def build_tuner(plan: Plan, parent_run_id: str | None = None, trainable: Any = N
         return ray.tune.Tuner.restore(plan.experiment_path, trainable=trainable,
                                       resume_unfinished=True, resume_errored=True,
                                       restart_errored=False)
-    multi = len(plan.objectives) > 1
-    metrics = [o.metric for o in plan.objectives]
-    modes = [o.mode for o in plan.objectives]
-    points = _seed_study(plan)
-    searcher = OptunaSearch(space=plan.space.function,
-                            metric=metrics if multi else metrics[0],
-                            mode=modes if multi else modes[0],
-                            points_to_evaluate=points or None,
-                            study_name=plan.optuna_study,
-                            storage=optuna.storages.RDBStorage(plan.optuna_storage),
-                            seed=plan.options.seed)
-    scheduler = ASHAScheduler(time_attr="training_iteration", metric=metrics[0], mode=modes[0],
-                              max_t=plan.options.max_epochs,
-                              grace_period=min(plan.options.grace_period,
-                                               plan.options.max_epochs),
-                              reduction_factor=plan.options.reduction_factor)
+    options = plan.options
+    search = searcher.build(plan.space.function, plan.objectives, _seed_study(plan),
+                            plan.optuna_study, optuna.storages.RDBStorage(plan.optuna_storage),
+                            sampler=options.sampler, seed=options.seed,
+                            num_samples=options.num_samples, max_epochs=options.max_epochs,
+                            grace_period=options.grace_period,
+                            reduction_factor=options.reduction_factor,
+                            time_budget=options.time_budget)
     return ray.tune.Tuner(
         trainable,
         param_space=_param_space(plan, parent_run_id),
-        tune_config=ray.tune.TuneConfig(search_alg=searcher, scheduler=scheduler,
+        tune_config=ray.tune.TuneConfig(search_alg=search.search_alg,
+                                        scheduler=search.scheduler,
                                         num_samples=plan.options.num_samples,
-                                        max_concurrent_trials=concurrency(plan)),
+                                        max_concurrent_trials=concurrency(plan),
+                                        time_budget_s=search.time_budget_s),
         run_config=ray.tune.RunConfig(
             name=plan.name, storage_path=plan.storage,
             failure_config=ray.tune.FailureConfig(max_failures=plan.options.max_failures,

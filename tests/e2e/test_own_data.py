@@ -70,7 +70,9 @@ def test_own_copy_prepared_and_searched_with_default_splits(layout, writer, spac
             for track in index["tracks"]:
                 if track.get(key):
                     sides.setdefault(track[key], set()).add(track["split"])
-            assert sides and all(len(s) == 1 for s in sides.values()), (key, sides)
+            assert all(len(s) == 1 for s in sides.values()), (key, sides)
+            if key == "piece" or layout == "mir1k":  # URMP names no performer
+                assert len(sides) >= 3, (key, sides)
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     main(["tune", "--space", space, "--data", str(cache), "--config", str(SMOKE_CONFIG),
           "--num-samples", "1", "--max-epochs", "1", "--name", f"own-{layout}",
