@@ -97,6 +97,9 @@ def _run(args: argparse.Namespace) -> int:
             f"{k} {v:.2f}" for k, v in outcome.importances.items()))
     if outcome.pareto is not None:
         print("Pareto front:\n" + markdown(outcome.pareto))
+    if outcome.finalists is not None:
+        print("finalists re-scored on fresh validation seeds (the champion is rank 1):\n"
+              + markdown(outcome.finalists.drop(columns=["values"])))
     print(f"optuna study {plan.optuna_study!r} in {plan.optuna_storage} "
           f"(optuna-dashboard {plan.optuna_storage})")
     if outcome.verdict is None:

@@ -558,6 +558,7 @@ class SearchOutcome:
     importances: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     verdict: Any = None  # registry.Verdict of the champion guard (None: no trial finished)
+    finalists: Any = None  # finalists.rescore_finalists table (None: not re-scored)
 
 
 def results_frame(results: Any, objective: Objective) -> Any:
@@ -633,8 +634,19 @@ def finish(plan: Plan, results: Any, seconds: float = 0.0,
                       run_id=parent_run_id or parent_run(plan))
     study.log_metrics({"trials": len(results), "failed_trials": failed,
                        "search_seconds": seconds}, step=0)
-    study.log_artifacts(plan.report_dir, "report")
     best = _best_result(results, primary)
+    outcome.finalists = _finalists(plan, frame, primary)
+    if outcome.finalists is not None and len(outcome.finalists):
+        from avsep.platform.report import markdown
+
+        outcome.finalists.to_csv(plan.report_dir / "finalists.csv", index=False)
+        (plan.report_dir / "finalists.md").write_text(
+            "Finalists re-scored on fresh validation seeds (mean and spread); rank 1 is the "
+            "champion.\n\n" + markdown(outcome.finalists.drop(columns=["values"])))
+        chosen = str(outcome.finalists["run_id"].iloc[0])
+        best = next((r for r in results
+                     if (r.metrics or {}).get("mlflow_run_id") == chosen), best)
+    study.log_artifacts(plan.report_dir, "report")
     if best is not None:
         candidate = _candidate(plan, best, primary)
         outcome.champion_run, outcome.champion_value = candidate.run_id, candidate.value
@@ -650,6 +662,20 @@ def finish(plan: Plan, results: Any, seconds: float = 0.0,
         study.set_tags({"champion_run": candidate.run_id, "champion": verdict.message})
     study.finish()
     return outcome
+
+
+def _finalists(plan: Plan, frame: Any, objective: Objective) -> Any:
+    """The top ``--finalists`` trials re-scored on fresh validation seeds (None when off, or
+    when the objective is not a validation metric or fewer than 2 trials finished)."""
+    from avsep.platform.finalists import rescore_finalists
+
+    finished = frame[~frame["error"].astype(bool)] if "error" in frame else frame
+    if plan.options.finalists < 2 or not objective.metric.startswith("val/") \
+            or len(finished.dropna(subset=[objective.metric])) < 2:
+        return None
+    print(f"avsep tune: re-scoring the top {plan.options.finalists} trials on fresh "
+          "validation seeds before choosing the champion", flush=True)
+    return rescore_finalists(plan.mlflow_uri, finished, objective, k=plan.options.finalists)
 
 
 def _candidate(plan: Plan, best: Any, objective: Objective) -> Any:
