@@ -26,18 +26,21 @@ copying museval's loops:
   matrix product), instead of one full-length FFT per pair of channels;
 * ``G`` is block Toeplitz, so the system is solved for all estimates at once by the block
   Levinson recursion (:mod:`avsep.metrics.toeplitz`, ~50x fewer flops than a dense
-  factorisation), where museval runs one dense LU solve per source; every solution's
-  residual is checked and badly conditioned items (e.g. identical channels) are solved again
-  by dense Cholesky (then LU, then least squares, as museval falls back);
+  factorisation), where museval runs one dense LU solve per source. A solution is trusted
+  when it is finite, its residual is small and the recursion's smallest pivot shows
+  ``cond(G) < 1e9``. Otherwise (pure or sparse tones, low-rank references, identical
+  sources or channels) the least-squares filters are not unique and museval's own SIR/SAR
+  are fixed by the rounding of its LU (a 1e-16 relative change of its ``G`` moved SIR by
+  7 dB on four stereo tones), so that item's filters are recomputed by
+  :mod:`avsep.metrics.museval_filters`, which repeats museval's arithmetic step for step
+  (``np.linalg.solve``, then ``lstsq``), at museval's cost;
 * the per-window filtering is done in the frequency domain for all windows at once, and the
   energies of the filtered signals come from Parseval's identity, so no inverse FFT is
   needed; the ``|e - s_true|²`` and ``|s_true|²`` terms are summed in the time domain.
 
 Inputs follow museval: ``(sources, samples, channels)``. A reference or estimate that is
 silent over the whole signal makes museval raise; here every frame of that item is simply
-NaN (the frame rule above would give NaN everywhere anyway). Ill-conditioned references
-(pure tones, strongly band-limited signals) make the least-squares filters non-unique; there
-museval's own result depends on rounding, and only well-posed cases are compared.
+NaN (the frame rule above would give NaN everywhere anyway).
 """
 
 from __future__ import annotations
@@ -56,11 +59,8 @@ from avsep.metrics._checks import (
     to_numpy,
 )
 from avsep.metrics.framing import frame_layout, frame_signal, window_samples
-from avsep.metrics.toeplitz import (
-    block_toeplitz_matmul,
-    block_toeplitz_solve,
-    dense_block_toeplitz,
-)
+from avsep.metrics.museval_filters import museval_filters
+from avsep.metrics.toeplitz import block_toeplitz_matmul, block_toeplitz_solve_ex
 
 FILTERS_LEN = 512
 METRIC_NAMES = ("sdr", "isr", "sir", "sar")
@@ -73,6 +73,7 @@ _CORR_CHUNK_BYTES = 16 * 2**20
 _FRAME_CHUNK_BYTES = 64 * 2**20
 _EPS = float(torch.finfo(torch.float64).eps)  # museval's ridge: G + eps I
 _RESIDUAL_TOL = 1e-11
+_PIVOT_TOL = 1e-9
 
 
 def fast_fft_length(n: int) -> int:
@@ -131,44 +132,36 @@ def lagged_correlations(x: torch.Tensor, y: torch.Tensor, max_lag: int) -> torch
     return corr[..., : 2 * reach + 1]
 
 
-def _solve_spd(gram: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
-    """Solve ``(gram + eps I) X = rhs`` for a batch of symmetric matrices (B, N, N), (B, N, M).
-
-    Cholesky first; items where it fails fall back to LU and then least squares, the order
-    museval uses (``np.linalg.solve``, then ``lstsq``).
-    """
-    regular = gram.clone()
-    regular.diagonal(dim1=-2, dim2=-1).add_(_EPS)
-    factor, info = torch.linalg.cholesky_ex(regular)
-    out = torch.cholesky_solve(rhs, factor)
-    for index in torch.nonzero(info).flatten().tolist():
-        try:
-            out[index] = torch.linalg.solve(regular[index], rhs[index])
-        except RuntimeError:
-            out[index] = torch.linalg.lstsq(gram[index], rhs[index]).solution
-    return out
-
-
-def _solve_filters(lags: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
+def _levinson_filters(lags: torch.Tensor, rhs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Least-squares filters from the Gram system ``(G + eps I) x = d``, G block Toeplitz.
 
-    lags (N, 2F-1, P, P), rhs (N, F, P, M) -> x (N, F, P, M). Block Levinson first (see
-    :mod:`avsep.metrics.toeplitz`); any item whose relative residual exceeds
-    ``_RESIDUAL_TOL`` (a badly conditioned Gram matrix) is solved again by dense Cholesky.
+    lags (N, 2F-1, P, P), rhs (N, F, P, M) -> x (N, F, P, M) and ``trusted`` (N,) bool.
+    Block Levinson (see :mod:`avsep.metrics.toeplitz`). An item is trusted when its
+    solution is finite, its relative residual is below ``_RESIDUAL_TOL`` and the smallest
+    pivot of the recursion is above ``_PIVOT_TOL * λ_max(R[0])`` (so ``cond(G)`` is not
+    proven to exceed ``1 / _PIVOT_TOL``); the others are ill-posed and museval's answer for
+    them depends on its own rounding (see :mod:`avsep.metrics.museval_filters`).
     """
+    zero = lags.shape[1] // 2
     regular = lags.clone()
-    regular[:, lags.shape[1] // 2].diagonal(dim1=-2, dim2=-1).add_(_EPS)
-    x = block_toeplitz_solve(regular, rhs)
+    regular[:, zero].diagonal(dim1=-2, dim2=-1).add_(_EPS)
+    x, pivot = block_toeplitz_solve_ex(regular, rhs)
     residual = block_toeplitz_matmul(regular, x) - rhs
     scale = (regular.flatten(1).norm(dim=1) * x.flatten(1).norm(dim=1)
              + rhs.flatten(1).norm(dim=1))
-    bad = ~(residual.flatten(1).norm(dim=1) <= _RESIDUAL_TOL * scale)
-    if bool(bad.any()):
-        items = torch.nonzero(bad).flatten()
-        dense = dense_block_toeplitz(lags[items])
-        shape = rhs[items].shape
-        x[items] = _solve_spd(dense, rhs[items].reshape(len(items), -1, shape[-1])).reshape(shape)
-    return x
+    top = torch.linalg.eigvalsh(regular[:, zero])[:, -1]
+    trusted = ((residual.flatten(1).norm(dim=1) <= _RESIDUAL_TOL * scale)
+               & (pivot > _PIVOT_TOL * top) & torch.isfinite(x).flatten(1).all(dim=1))
+    return x, trusted
+
+
+def _museval_fallback(references: torch.Tensor, estimates: torch.Tensor, taps: int
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Filters of one item (S, C, L) pair computed exactly as museval does, as tensors."""
+    full, own = museval_filters(references.transpose(-1, -2).cpu().numpy(),
+                                estimates.transpose(-1, -2).cpu().numpy(), taps)
+    return (torch.from_numpy(full).to(references.device),
+            torch.from_numpy(own).to(references.device))
 
 
 def distortion_filters(
@@ -183,7 +176,9 @@ def distortion_filters(
 
     The Gram matrix ``G[(p, a), (q, b)] = <x_p delayed by a, x_q delayed by b>`` is
     ``r_pq[b - a]`` (block Toeplitz in the delays); the right-hand side
-    ``D[(p, a), e] = <x_p delayed by a, estimate channel e> = r_pe[-a]``.
+    ``D[(p, a), e] = <x_p delayed by a, estimate channel e> = r_pe[-a]``. Items whose
+    Levinson solution is not trusted (see :func:`_levinson_filters`) are computed again by
+    :func:`avsep.metrics.museval_filters.museval_filters`, museval's own dense path.
     """
     batch, sources, channels, _ = references.shape
     taps = filters_len
@@ -194,7 +189,8 @@ def distortion_filters(
     # (B, P, P+E, 2F-1) -> block lags (B, 2F-1, P, P) and rhs blocks (B, F, P, E), lag -a
     lags = corr[:, :, :basis].permute(0, 3, 1, 2)
     rhs = corr[:, :, basis:, :taps].flip(-1).permute(0, 3, 1, 2)
-    full = _solve_filters(lags, rhs).permute(0, 2, 1, 3)  # (B, P, F, E)
+    full, full_ok = _levinson_filters(lags, rhs)
+    full = full.permute(0, 2, 1, 3)  # (B, P, F, E)
     full = full.reshape(batch, sources, channels, taps, sources, channels)
     full = full.permute(0, 4, 1, 2, 5, 3)  # (B, S_est, S_ref, C_in, C_out, taps)
 
@@ -203,8 +199,11 @@ def distortion_filters(
         x = torch.diagonal(x, dim1=2, dim2=4)  # (B, lag, C, C, S)
         return x.permute(0, 4, 1, 2, 3).reshape(batch * sources, -1, channels, channels)
 
-    own = _solve_filters(own_blocks(lags), own_blocks(rhs))  # (B*S, F, C_in, C_out)
+    own, own_ok = _levinson_filters(own_blocks(lags), own_blocks(rhs))  # (B*S, F, C_in, C_out)
     own = own.reshape(batch, sources, taps, channels, channels).permute(0, 1, 3, 4, 2)
+    trusted = full_ok & own_ok.reshape(batch, sources).all(dim=1)
+    for item in torch.nonzero(~trusted).flatten().tolist():
+        full[item], own[item] = _museval_fallback(references[item], estimates[item], taps)
     return full, own
 
 

@@ -33,16 +33,19 @@ def load_museval_metrics() -> ModuleType:
 
 
 def museval_v4(references: np.ndarray, estimates: np.ndarray, window: int | float,
-               hop: int | float) -> dict[str, np.ndarray]:
+               hop: int | float, filters_len: int = 512) -> dict[str, np.ndarray]:
     """``museval.evaluate(references, estimates, win, hop)`` (mode v4), window/hop in samples.
 
     references, estimates: (sources, samples, channels) of the same length (museval would pad
-    or truncate the estimates; callers here pass equal lengths). Returns ``{"sdr", "isr",
+    or truncate the estimates; callers here pass equal lengths). ``filters_len`` is
+    museval's default 512 (``museval.evaluate`` offers no other; tests use shorter filters to
+    keep museval's dense solves fast). Returns ``{"sdr", "isr",
     "sir", "sar"}`` each (sources, frames).
     """
     metrics = load_museval_metrics()
     sdr, isr, sir, sar, _ = metrics.bss_eval(
         np.asarray(references), np.asarray(estimates), compute_permutation=False,
-        window=window, hop=hop, framewise_filters=False, bsseval_sources_version=False,
+        window=window, hop=hop, filters_len=filters_len, framewise_filters=False,
+        bsseval_sources_version=False,
     )
     return {"sdr": sdr, "isr": isr, "sir": sir, "sar": sar}

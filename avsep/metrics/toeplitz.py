@@ -7,8 +7,8 @@ outer index, block ``(a, b)`` is ``R[b - a]``, the (P x P) matrix of cross-corre
 the block Levinson recursion (Whittle / Wiggins-Robinson, with Akaike's extension to a
 general right-hand side) costs about ``4 F^2 P^3`` (5e8). It is as accurate as Cholesky on
 well-conditioned systems but, unlike Cholesky, not backward stable on badly conditioned ones,
-so :mod:`avsep.metrics.bss_eval` checks the residual of every solution and falls back to
-Cholesky where it is not small.
+so :mod:`avsep.metrics.bss_eval` checks the residual of every solution and the smallest
+pivot (:func:`block_toeplitz_solve_ex`), and recomputes ill-posed items as museval does.
 
 Recursion, for the leading ``n`` blocks ``T_n``: forward and backward predictors ``A`` and
 ``B`` with ``T_n A = [E_f; 0; ..]``, ``T_n B = [..; 0; E_b]``, ``A[0] = B[n-1] = I``; going
@@ -58,6 +58,18 @@ def block_toeplitz_solve(lags: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
     rhs: (B, F, P, M) blocks ``d[a]``. Returns x (B, F, P, M) with
     ``sum_b R[b - a] x[b] = d[a]`` for every ``a``.
     """
+    return block_toeplitz_solve_ex(lags, rhs)[0]
+
+
+def block_toeplitz_solve_ex(lags: torch.Tensor, rhs: torch.Tensor
+                            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`block_toeplitz_solve` plus the smallest pivot of the recursion, (B,).
+
+    The pivots are the eigenvalues of the prediction-error matrices ``E_f``, ``E_b`` of every
+    step (``R[0]`` first). Each ``E⁻¹`` is a diagonal block of ``T_n⁻¹``, so
+    ``λ_min(T) <= min pivot`` and ``cond(T) >= λ_max(R[0]) / min pivot``: a small or negative
+    pivot proves that ``T`` is (numerically) singular and the solution is not to be trusted.
+    """
     batch, width, size, _ = lags.shape
     blocks = (width + 1) // 2
     if width != 2 * blocks - 1 or rhs.shape[1] != blocks or rhs.shape[2] != size:
@@ -67,8 +79,8 @@ def block_toeplitz_solve(lags: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
         return _levinson(lags, rhs)
 
 
-def _levinson(lags: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
-    """The recursion of :func:`block_toeplitz_solve` (inputs already checked)."""
+def _levinson(lags: torch.Tensor, rhs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The recursion of :func:`block_toeplitz_solve_ex` (inputs already checked)."""
     batch, width, size, _ = lags.shape
     blocks = (width + 1) // 2
     zero = blocks - 1  # index of lag 0
@@ -83,6 +95,8 @@ def _levinson(lags: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
     err_b = lags[:, zero].clone()
     x = torch.zeros_like(rhs)
     x[:, 0] = _solve(lags[:, zero], rhs[:, 0])
+    errors = torch.empty(2 * blocks - 1, batch, size, size, dtype=lags.dtype, device=lags.device)
+    errors[0] = err_f
 
     def run(first: int, n: int) -> torch.Tensor:  # (B, P, n*P): R[first], ..., R[first+n-1]
         return rows[:, :, zero + first: zero + first + n].reshape(batch, size, n * size)
@@ -103,10 +117,15 @@ def _levinson(lags: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
         fwd[:, 1:n + 1] = new_fwd.reshape(batch, n, size, size)
         bwd_rev[:, 1:n + 1] = new_bwd.reshape(batch, n, size, size)
         err_f, err_b = err_f - delta_b @ gain_f, err_b - delta_f @ gain_b
+        errors[2 * n - 1], errors[2 * n] = err_f, err_b
         residual = rhs[:, n] - left @ stack(x[:, :n])
         step = _solve(err_b, residual)  # (B, P, M)
         x[:, :n + 1] += (stack(bwd_rev[:, :n + 1].flip(1)) @ step).reshape(batch, n + 1, size, -1)
-    return x
+    errors = 0.5 * (errors + errors.transpose(-1, -2))  # symmetric up to rounding
+    finite = torch.isfinite(errors).flatten(2).all(dim=-1)  # (steps, B)
+    pivots = torch.linalg.eigvalsh(torch.where(finite[..., None, None], errors, 0.0))[..., 0]
+    pivots = torch.where(finite, pivots, -torch.inf)
+    return x, pivots.min(dim=0).values
 
 
 def block_toeplitz_matmul(lags: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

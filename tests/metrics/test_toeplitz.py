@@ -1,4 +1,4 @@
-"""Block Levinson solver against a dense solve, and the Cholesky fallback of the filters."""
+"""Block Levinson solver against a dense solve, its pivots, and when its filters are trusted."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from avsep.metrics.bss_eval import lagged_correlations
 from avsep.metrics.toeplitz import (
     block_toeplitz_matmul,
     block_toeplitz_solve,
+    block_toeplitz_solve_ex,
     dense_block_toeplitz,
 )
 
@@ -45,27 +46,37 @@ def test_dense_layout_is_the_gram_of_delayed_signals() -> None:
     torch.testing.assert_close(dense, basis @ basis.T, rtol=1e-12, atol=1e-10)
 
 
-def test_badly_conditioned_system_falls_back_to_cholesky(monkeypatch: pytest.MonkeyPatch
-                                                          ) -> None:
-    # Two identical channels (mono stored as stereo): the lag-0 block is singular, the
-    # recursion breaks down at its first step, and the dense Cholesky path takes over.
+def _identical_channel_system(taps: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two identical channels (mono stored as stereo): the lag-0 block is singular."""
     gen = torch.Generator().manual_seed(2)
     mono = torch.randn(1, 1, 2000, generator=gen, dtype=torch.float64).repeat(1, 2, 1)
     est = mono + 0.1 * torch.randn(mono.shape, generator=gen, dtype=torch.float64)
-    corr = lagged_correlations(mono, torch.cat([mono, est], dim=1), 64)
+    corr = lagged_correlations(mono, torch.cat([mono, est], dim=1), taps)
     lags = corr[:, :, :2].permute(0, 3, 1, 2).contiguous()
-    rhs = corr[:, :, 2:, :64].flip(-1).permute(0, 3, 1, 2)
-    calls: list[int] = []
-    original = bss_eval_module._solve_spd
+    return lags, corr[:, :, 2:, :taps].flip(-1).permute(0, 3, 1, 2)
 
-    def spy(gram: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
-        calls.append(gram.shape[0])
-        return original(gram, d)
 
-    monkeypatch.setattr(bss_eval_module, "_solve_spd", spy)
-    x = bss_eval_module._solve_filters(lags, rhs)
-    assert calls == [1]
-    assert torch.isfinite(x).all()
+def test_min_pivot_bounds_the_smallest_eigenvalue() -> None:
+    # Each prediction-error matrix is the inverse of a diagonal block of T_n^-1, so its
+    # eigenvalues are at least lambda_min(T); R[0] is the first of them.
+    lags = _lags(batch=3, size=2, blocks=6, length=40, seed=5)
+    rhs = torch.randn(3, 6, 2, 1, generator=torch.Generator().manual_seed(6),
+                      dtype=torch.float64)
+    _, pivot = block_toeplitz_solve_ex(lags, rhs)
+    smallest = torch.linalg.eigvalsh(dense_block_toeplitz(lags))[:, 0]
+    assert (pivot >= smallest * (1 - 1e-9)).all()
+    assert (pivot <= torch.linalg.eigvalsh(lags[:, 5])[:, 0] * (1 + 1e-9)).all()
+
+
+def test_singular_system_is_not_trusted_and_regular_one_is() -> None:
+    lags, rhs = _identical_channel_system(64)
+    _, trusted = bss_eval_module._levinson_filters(lags, rhs)
+    assert trusted.tolist() == [False]
+    regular = _lags(batch=2, size=2, blocks=64, length=3000, seed=7)
+    d = torch.randn(2, 64, 2, 2, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    x, trusted = bss_eval_module._levinson_filters(regular, d)
+    assert trusted.tolist() == [True, True]
+    torch.testing.assert_close(block_toeplitz_matmul(regular, x), d, rtol=1e-9, atol=1e-9)
 
 
 def test_shape_mismatch_is_reported() -> None:
