@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reproduce": ("avsep.commands.reproduce", "check a paper's headline findings end to end"),
     "serve": ("avsep.commands.serve", "serve a model over HTTP with Ray Serve"),
     "separate": ("avsep.commands.separate", "separate a file locally, without a server"),
+    "cluster": ("avsep.commands.cluster", "a local multi-node Ray cluster for tests and demos"),
 }
 
 

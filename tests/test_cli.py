@@ -9,7 +9,7 @@ import sys
 from avsep.cli import COMMANDS, build_parser, main
 
 PLANNED = {"doctor", "synth", "data", "prepare", "models", "spaces", "train", "tune", "eval",
-           "report", "reproduce", "serve", "separate"}
+           "report", "reproduce", "serve", "separate", "cluster"}
 
 
 def test_help_lists_every_planned_command(capsys):

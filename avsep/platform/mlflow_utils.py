@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import subprocess
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
@@ -69,6 +70,19 @@ def check_tracking_uri(uri: str, timeout_s: float = 5.0) -> str:
     raise TrackingError(f"{uri}: unsupported MLflow tracking URI; expected sqlite:////abs/path.db, "
                         "http(s)://server:port or a database URI (the ./mlruns file store is "
                         "refused by current MLflow)")
+
+
+def check_cluster_tracking_uri(uri: str, nodes: int) -> str:
+    """Refuse a tracking URI that trials on other nodes cannot reach: a sqlite file (each node
+    would write its own) or a loopback server, when the Ray cluster has ``nodes`` > 1."""
+    if nodes <= 1:
+        return uri
+    host = urllib.parse.urlparse(uri).hostname or ""
+    if uri.startswith("sqlite:") or host in ("localhost", "::1") or host.startswith("127."):
+        raise TrackingError(f"{uri}: trials on the other {nodes - 1} node(s) of this Ray cluster "
+                            "cannot reach it; start `mlflow server` on the head bound to its "
+                            "routable address and pass --mlflow-uri http://<head ip>:5000")
+    return uri
 
 
 def mlflow_metric_name(name: str) -> str:

@@ -725,7 +725,12 @@ def local_cpus(options: SearchOptions) -> int:
 def run(plan: Plan, trainable: Any = None) -> SearchOutcome:
     """Run (or resume) the search of ``plan`` and finish it; see the module docstring.
     ``trainable``: the function each trial runs (default :func:`run_trial`)."""
+    import ray
+
+    from avsep.platform.mlflow_utils import check_cluster_tracking_uri
+
     init_ray(local_cpus(plan.options), plan.options.address)
+    check_cluster_tracking_uri(plan.mlflow_uri, sum(1 for n in ray.nodes() if n["Alive"]))
     parent = parent_run(plan)
     tuner = build_tuner(plan, parent, trainable)
     start = time.perf_counter()
