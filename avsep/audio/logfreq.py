@@ -49,16 +49,18 @@ def _check_sizes(fn: str, n_linear: int, n_log: int) -> None:
 
 @lru_cache(maxsize=16)
 def _warp_matrix(n_linear: int, n_log: int) -> torch.Tensor:
-    u = torch.linspace(0.0, 1.0, n_log, dtype=torch.float64)
-    positions = (torch.pow(_BASE, u) - 1.0) / (_BASE - 1.0) * (n_linear - 1)
-    return _interpolation_matrix(positions, n_linear)
+    with torch.device("cpu"):  # cached: never on a default device such as "meta"
+        u = torch.linspace(0.0, 1.0, n_log, dtype=torch.float64)
+        positions = (torch.pow(_BASE, u) - 1.0) / (_BASE - 1.0) * (n_linear - 1)
+        return _interpolation_matrix(positions, n_linear)
 
 
 @lru_cache(maxsize=16)
 def _unwarp_matrix(n_linear: int, n_log: int) -> torch.Tensor:
-    v = torch.linspace(0.0, 1.0, n_linear, dtype=torch.float64)
-    positions = torch.log1p((_BASE - 1.0) * v) / math.log(_BASE) * (n_log - 1)
-    return _interpolation_matrix(positions, n_log)
+    with torch.device("cpu"):  # cached: never on a default device such as "meta"
+        v = torch.linspace(0.0, 1.0, n_linear, dtype=torch.float64)
+        positions = torch.log1p((_BASE - 1.0) * v) / math.log(_BASE) * (n_log - 1)
+        return _interpolation_matrix(positions, n_log)
 
 
 def log_warp_matrix(n_linear: int, n_log: int = SOP_LOG_BINS) -> torch.Tensor:

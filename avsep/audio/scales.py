@@ -7,9 +7,11 @@
   axes): ``d = 20 log10(max(|X|, amin))``, optionally floored at ``max(d) - top_db``, then
   ``2 (d - min d) / (max d - min d) - 1``. The per-spectrogram range is returned so the scale
   can be undone.
+* :func:`db_zscore`: dB standardised per spectrogram (zero mean, unit variance), an option.
 * :class:`PerFrequencyNormalizer`: Li et al.'s normalisation "along each frequency axis":
-  mean and standard deviation per frequency bin, fitted on data (streaming), applied as
-  ``(x - mean_f) / std_f`` and undone by :meth:`~PerFrequencyNormalizer.inverse`.
+  mean and standard deviation per frequency bin, fitted on data (in one call, or batch by
+  batch with an exact streaming merge), applied as ``(x - mean_f) / std_f`` and undone by
+  :meth:`~PerFrequencyNormalizer.inverse`.
 
 Shapes: magnitudes are (..., F, N) (bins, frames) throughout.
 """
@@ -86,17 +88,31 @@ def db_denormalize(scaled: torch.Tensor, db_range: DbRange) -> torch.Tensor:
     return torch.pow(10.0, db / 20.0)
 
 
+def db_zscore(mag: torch.Tensor, amin: float = 1e-8, eps: float = 1e-5) -> torch.Tensor:
+    """Standardised decibels: ``20 log10(max(|X|, amin))`` with zero mean and unit variance
+    per spectrogram (last two axes): (..., F, N) -> (..., F, N). Not a paper's scale: the
+    conditioned U-Net's ``magnitude_scale="db_zscore"`` alternative to :func:`db_normalize`.
+    """
+    require_tensor("db_zscore", "mag", mag, kind="real", layout=_MAG, min_ndim=2)
+    db = 20.0 * torch.log10(mag.clamp_min(amin))
+    mean = db.mean(dim=(-2, -1), keepdim=True)
+    return (db - mean) / db.std(dim=(-2, -1), keepdim=True).add(eps)
+
+
 class PerFrequencyNormalizer(nn.Module):
     """Per-frequency-bin standardisation (Li et al.), fitted on data.
 
     Buffers ``mean`` and ``std`` have shape (F, 1), so they broadcast over (..., F, N) and
-    travel with ``state_dict`` / ``.to(device)``. Fit with :meth:`fit` (one tensor or an
-    iterable of tensors (..., F, N); statistics accumulate in float64 over every axis except
-    the frequency axis -2).
+    travel with ``state_dict`` / ``.to(device)``; ``count`` is the number of frames (vectors of
+    F values) they summarise. Fit once with :meth:`fit` (one tensor or an iterable of tensors
+    (..., F, N)), or accumulate batch by batch with :meth:`update` (exact streaming merge of
+    means and variances, Chan et al.; after one pass it equals :meth:`fit` on the same data).
+    Statistics are computed in float64 over every axis except the frequency axis -2.
     """
 
     mean: torch.Tensor
     std: torch.Tensor
+    count: torch.Tensor
 
     def __init__(self, n_bins: int, eps: float = 1e-8) -> None:
         super().__init__()
@@ -108,6 +124,7 @@ class PerFrequencyNormalizer(nn.Module):
         self.eps = eps
         self.register_buffer("mean", torch.zeros(n_bins, 1))
         self.register_buffer("std", torch.ones(n_bins, 1))
+        self.register_buffer("count", torch.zeros((), dtype=torch.float64))
         self.register_buffer("fitted", torch.tensor(False))
 
     def _check(self, fn: str, x: torch.Tensor) -> torch.Tensor:
@@ -118,6 +135,32 @@ class PerFrequencyNormalizer(nn.Module):
                 f"axis -2, got {describe(x)}"
             )
         return x
+
+    @staticmethod
+    def batch_statistics(x: torch.Tensor) -> tuple[int, torch.Tensor, torch.Tensor]:
+        """Frame count, per-bin mean (F,) and population variance (F,) of x (..., F, N), float64."""
+        x = x.detach().to(torch.float64).transpose(-2, -1).reshape(-1, x.shape[-2])
+        return x.shape[0], x.mean(dim=0), x.var(dim=0, unbiased=False)
+
+    @torch.no_grad()
+    def update(self, x: torch.Tensor) -> PerFrequencyNormalizer:
+        """Merge the frames of ``x`` (..., F, N) into the running per-bin statistics."""
+        n, mean, var = self.batch_statistics(self._check("update", x))
+        if n == 0:
+            return self
+        old = float(self.count)
+        total = old + n
+        old_mean = self.mean[:, 0].to(torch.float64)
+        old_var = self.std[:, 0].to(torch.float64).square() if old else torch.zeros_like(var)
+        delta = mean - old_mean
+        new_mean = old_mean + delta * (n / total)
+        new_var = (old * old_var + n * var + delta.square() * (old * n / total)) / total
+        self.mean.copy_(new_mean.unsqueeze(-1).to(self.mean.dtype))
+        self.std.copy_(new_var.clamp_min(0.0).sqrt().clamp_min(self.eps).unsqueeze(-1)
+                       .to(self.std.dtype))
+        self.count.fill_(total)
+        self.fitted.fill_(True)
+        return self
 
     @torch.no_grad()
     def fit(self, data: torch.Tensor | Iterable[torch.Tensor]) -> PerFrequencyNormalizer:
@@ -138,6 +181,7 @@ class PerFrequencyNormalizer(nn.Module):
         var = (squares / count - mean.square()).clamp_min(0.0)
         self.mean.copy_(mean.unsqueeze(-1).to(self.mean.dtype))
         self.std.copy_(var.sqrt().clamp_min(self.eps).unsqueeze(-1).to(self.std.dtype))
+        self.count.fill_(count)
         self.fitted.fill_(True)
         return self
 

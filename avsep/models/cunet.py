@@ -4,8 +4,11 @@ After Slizovskaia, Haro & Gómez, "Conditioned source separation for musical ins
 performances" (2021):
 
 * input: the mixture magnitude (mono, 11025 Hz, n_fft 1022, hop 256: 512 bins × 256 frames for
-  a 65535-sample clip), dB-normalised (``magnitude_scale="db_norm"``: 20·log10, then zero mean /
-  unit variance per example) or ``log`` (log1p); on a linear or log-spaced frequency axis
+  a 65535-sample clip), dB-normalised (``magnitude_scale="db_norm"``: dB w.r.t. the minimum of
+  each spectrogram scaled to [-1, 1], :func:`avsep.audio.scales.db_normalize`, the Solos /
+  Sound of Pixels pre-processing the paper takes its STFT from), ``db_zscore`` (dB with zero
+  mean / unit variance per example, an option) or ``log`` (log1p, exp. 5); on a linear or
+  log-spaced frequency axis
   (``frequency_scale``; ``avsep.audio.LogFrequencyWarp`` with as many log bins as linear
   ones, the masks are interpolated back);
 * U-Net: 6 encoder blocks (4×4 conv, stride 2, padding 1, BN, LeakyReLU 0.2; 16 → 512
@@ -18,11 +21,20 @@ performances" (2021):
   ``mask_i = labels_i * mask_i`` (absent instruments get exactly zero masks);
   ``final_multiply``: masks times class probabilities ``softmax(FC(c))`` of the visual context;
 * context: ``labels`` (K-dim presence vector), ``visual`` (front-end features of the first
-  frame of each source video), ``visual_motion`` (an LSTM over the frames of each source,
-  last hidden state), ``visual_maxpool`` (max over frames). Visual features wider than
-  ``context_dim`` are adaptive-max-pooled to it (ResNet-50: 2048 → 1024, as in the paper);
-  streams that are all zero (absent sources) give zero vectors; the per-source vectors are
-  max-pooled into one context vector (B, context_dim).
+  frame of each source video, adaptive-max-pooled to ``context_dim``: ResNet-50 2048 → 1024),
+  ``visual_motion`` (a uni-directional LSTM with ``context_dim`` hidden units over the
+  front-end features of each source's frames, last hidden state: the LSTM reads the 2048-d
+  ResNet features, as in the paper), ``visual_maxpool`` (max over frames, then pooled to
+  ``context_dim``). Streams that are all zero (absent sources) give zero vectors; the
+  per-source vectors are max-pooled into one context vector (B, context_dim). The front-end
+  is fine-tuned for the single-frame context and frozen for the multi-frame ones (paper
+  §5.3; ``frontend_trainable`` overrides). Pre-trained weights come from a local file
+  (``frontend_weights: /abs/resnet50.pth|.safetensors``); nothing is downloaded.
+* targets and losses (``avsep.models.losses``): ratio masks ``|S_i| / |Y|`` (eq. 2,
+  ``mask_denominator="mixture"``; ``"sources"``: ``|S_i| / Σ_j|S_j|``) with L2 (eq. 7) or L1;
+  binary masks of eq. 3 (against ``|Y|``) with the BCE of eq. 6: λ = ``pos_weight``
+  (default 1), unweighted bins (``bce_weighting="none"``; ``"log1p"`` weights bins by
+  ``log1p|Y|``, which the paper names as future work).
 
 Batch: ``mixture`` (B, 1, L); ``labels`` (B, 13) for label context; ``video``
 (B, V, T, Cv, H, W) for visual contexts with V = ``spec.extra["video_streams"]`` (7: the most
@@ -41,6 +53,7 @@ import torch
 from torch import nn
 
 from avsep.audio.logfreq import LogFrequencyWarp
+from avsep.audio.scales import db_normalize, db_zscore
 from avsep.audio.stft import STFTConfig
 from avsep.data.records import URMP_INSTRUMENTS
 from avsep.models.base import ModelSpec, SeparationModel
@@ -70,7 +83,9 @@ COMPATIBLE = {
 }
 MASK_TYPES = ("ratio", "binary", "complex", "direct")
 FREQUENCY_SCALES = ("linear", "log")
-MAGNITUDE_SCALES = ("db_norm", "log")
+MAGNITUDE_SCALES = ("db_norm", "db_zscore", "log")
+DENOMINATORS = ("mixture", "sources")
+BCE_WEIGHTINGS = ("none", "log1p")
 
 
 @dataclass(frozen=True)
@@ -91,7 +106,8 @@ PRESETS = {
     "paper": CUNetConfig(STFTConfig(11025, 1022, 256), 65535, (16, 32, 64, 128, 256, 512), 0.2,
                          frontend="resnet50", context_dim=1024, video_streams=7,
                          crop=(224, 224), motion_frames=5),
-    "tiny": CUNetConfig(STFTConfig(4000, 62, 32), 2048, (4, 8, 16), 0.2,
+    # CPU-scale: 4 kHz, 64 bins x 129 frames (1.02 s), 4 levels of 8 -> 64 filters
+    "tiny": CUNetConfig(STFTConfig(4000, 126, 32), 4096, (8, 16, 32, 64), 0.2,
                         frontend="conv2d_lstm", context_dim=16, video_streams=3, crop=(16, 16),
                         motion_frames=3),
 }
@@ -99,33 +115,39 @@ PRESETS = {
 
 # ------------------------------------------------------------------ context encoders
 class VisualContext(nn.Module):
-    """Video (B, V, T, Cv, H, W) -> context (B, dim): front-end, temporal reduction, per-source
-    zeroing of absent (all-zero) streams, max over sources."""
+    """Video (B, V, T, Cv, H, W) -> context (B, dim): front-end features (B, V, T, D), temporal
+    reduction per source (first frame / max over frames / LSTM over the D-wide features),
+    pooling to ``context_dim`` (``visual``, ``visual_maxpool``), zeroing of absent (all-zero)
+    streams, max over sources."""
 
     def __init__(self, kind: str, frontend: nn.Module, context_dim: int) -> None:
         super().__init__()
         self.kind = kind
         self.frontend = frontend
         width = frontend.dim
-        self.pool = nn.AdaptiveMaxPool1d(context_dim) if width > context_dim else nn.Identity()
-        width = min(width, context_dim)
-        self.lstm = nn.LSTM(width, context_dim, batch_first=True) if kind == "visual_motion" \
-            else None
-        self.dim = context_dim if self.lstm is not None else width
+        if kind == "visual_motion":  # paper: LSTM (1024 hidden) on the 2048-d ResNet features
+            self.lstm: nn.LSTM | None = nn.LSTM(width, context_dim, batch_first=True)
+            self.pool: nn.Module = nn.Identity()
+            self.dim = context_dim
+        else:
+            self.lstm = None
+            self.pool = nn.AdaptiveMaxPool1d(context_dim) if width > context_dim \
+                else nn.Identity()
+            self.dim = min(width, context_dim)
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
         present = video.flatten(2).amax(dim=-1) > 0  # (B, V)
         frames = video[:, :, :1] if self.kind == "visual" else video
         feats = self.frontend(frames)  # (B, V, T, D)
         b, v, t, d = feats.shape
-        feats = self.pool(feats.reshape(b * v * t, 1, d)).reshape(b, v, t, -1)
         if self.kind == "visual":
-            per_source = feats[:, :, 0]
+            per_source = feats[:, :, 0]  # (B, V, D)
         elif self.kind == "visual_maxpool":
             per_source = feats.amax(dim=2)
         else:
-            _, (hidden, _) = self.lstm(feats.reshape(b * v, t, -1))
-            per_source = hidden[-1].reshape(b, v, -1)
+            _, (hidden, _) = self.lstm(feats.reshape(b * v, t, d))
+            per_source = hidden[-1].reshape(b, v, -1)  # (B, V, context_dim)
+        per_source = self.pool(per_source.reshape(b * v, 1, -1)).reshape(b, v, -1)
         per_source = per_source * present.unsqueeze(-1).to(per_source.dtype)
         return per_source.amax(dim=1)
 
@@ -151,17 +173,17 @@ class ConditionedUNet(SeparationModel):
         mask_bound: float = 1.0,
         pos_weight: float = 1.0,
         frontend_weights: str | None = None,
-        frontend_trainable: bool = True,
+        frontend_trainable: bool | None = None,
+        mask_denominator: str = "mixture",
+        bce_weighting: str = "none",
     ) -> None:
         super().__init__()
         k = len(self.source_names)
         self.config = config
         self.conditioning, self.context_kind = conditioning, context
         self.mask_type, self.loss_name = mask_type, loss
-        self.loss_options = ({"bound": mask_bound} if (mask_type, loss) in
-                             (("complex", None), ("complex", "mse")) else
-                             {"pos_weight": pos_weight} if (mask_type, loss) in
-                             (("binary", None), ("binary", "bce")) else {})
+        self.loss_options = _loss_options(mask_type, loss, mask_bound, pos_weight,
+                                          mask_denominator, bce_weighting)
         self.magnitude_scale = magnitude_scale
         self.mask_bound = mask_bound
         visual = context in VISUAL_CONTEXTS
@@ -181,6 +203,8 @@ class ConditionedUNet(SeparationModel):
         context_dim = k
         if visual:
             resnet = config.frontend.startswith("resnet")
+            if frontend_trainable is None:  # paper §5.3: fine-tuned for one frame, else frozen
+                frontend_trainable = context == "visual"
             frontend = build_frontend(config.frontend, in_channels=config.video_channels,
                                       dim=None if resnet else config.context_dim,
                                       weights=frontend_weights, trainable=frontend_trainable)
@@ -211,8 +235,9 @@ class ConditionedUNet(SeparationModel):
         """Scaled (and optionally log-frequency) magnitudes (B, 1, F, N) of mix (B, 1, F, N)."""
         mag = mix.abs()
         if self.magnitude_scale == "db_norm":
-            x = 20 * torch.log10(mag + 1e-8)
-            x = (x - x.mean(dim=(2, 3), keepdim=True)) / x.std(dim=(2, 3), keepdim=True).add(1e-5)
+            x, _ = db_normalize(mag)
+        elif self.magnitude_scale == "db_zscore":
+            x = db_zscore(mag)
         else:
             x = torch.log1p(mag)
         if self.log_frequency is not None:
@@ -269,10 +294,26 @@ class ConditionedUNet(SeparationModel):
         return out
 
 
+def _loss_options(mask_type: str, loss: str | None, mask_bound: float, pos_weight: float,
+                  denominator: str, bce_weighting: str) -> dict[str, Any]:
+    """``loss_for`` options of the mask-based losses (the ``si_sdr`` loss takes none)."""
+    if loss == "si_sdr":
+        return {}
+    if mask_type == "complex":
+        return {"bound": mask_bound}
+    if mask_type == "binary":
+        return {"pos_weight": pos_weight, "weighting": bce_weighting,
+                "denominator": denominator}
+    if mask_type == "ratio":
+        return {"denominator": denominator}
+    return {}
+
+
 # ------------------------------------------------------------------ building
 OPTIONS = ("conditioning", "context", "mask_type", "loss", "frequency_scale", "magnitude_scale",
            "mask_activation", "mask_bound", "pos_weight", "frontend", "frontend_weights",
-           "frontend_trainable", "context_dim", "channels", "dropout")
+           "frontend_trainable", "context_dim", "channels", "dropout", "mask_denominator",
+           "bce_weighting")
 
 
 def _build(config: Mapping[str, Any], multi_head: bool) -> ConditionedUNet:
@@ -320,9 +361,25 @@ def _build(config: Mapping[str, Any], multi_head: bool) -> ConditionedUNet:
                      FREQUENCY_SCALES),
         check_choice("magnitude_scale", config.get("magnitude_scale", "db_norm"),
                      MAGNITUDE_SCALES),
-        activation, float(config.get("mask_bound", 1.0)), float(config.get("pos_weight", 1.0)),
-        config.get("frontend_weights"), bool(config.get("frontend_trainable", True)),
+        activation, float(config.get("mask_bound", 1.0)), _positive(name, config),
+        config.get("frontend_weights"), _trainable(config),
+        check_choice("mask_denominator", config.get("mask_denominator", "mixture"),
+                     DENOMINATORS),
+        check_choice("bce_weighting", config.get("bce_weighting", "none"), BCE_WEIGHTINGS),
     )
+
+
+def _positive(name: str, config: Mapping[str, Any]) -> float:
+    value = float(config.get("pos_weight", 1.0))
+    if not value > 0:
+        raise ValueError(f"{name}: model option pos_weight (λ of the BCE, eq. 6) must be > 0; "
+                         f"got {value}")
+    return value
+
+
+def _trainable(config: Mapping[str, Any]) -> bool | None:
+    value = config.get("frontend_trainable")
+    return None if value is None else bool(value)
 
 
 def _spec() -> ModelSpec:

@@ -12,9 +12,10 @@ pooling) and exposes its output size as ``.dim``. Build one with :func:`build_fr
                    Conv2D@128, @256 per frame, global average pool, FC@``dim``
 ``dense_lstm``     Li et al.'s Dense+LSTM variant: four dense blocks (2 layers, growth 12) with
                    2×2 pooling, 1×1 compression to 32, FC@256, LSTM@128, FC@``dim``
-``resnet18/50``    torchvision ResNet (weights=None; ``weights=PATH`` loads a local state dict
-                   with ``torch.load(weights_only=True)``), features per frame (512 / 2048),
-                   projected to ``dim`` when ``dim`` is given
+``resnet18/50``    torchvision ResNet (random init; ``weights=PATH`` loads a local ``.pth`` /
+                   ``.pt`` state dict with ``torch.load(weights_only=True)`` or a
+                   ``.safetensors`` file: the models' ``frontend_weights`` option), features
+                   per frame (512 / 2048), projected to ``dim`` when ``dim`` is given
 ``vocalist``       VocaLiST's 3-D conv visual encoder (``avsep.models.vocalist``), loaded from a
                    VocaLiST checkpoint (``weights``) when given, frozen unless ``trainable``
 ``none``           no visual input: :func:`build_frontend` returns ``None``
@@ -202,25 +203,45 @@ class ResNetFrontend(VisualFrontend):
         return self.proj(_per_frame(self.net, x))
 
 
-def load_resnet_weights(net: nn.Module, path: str | Path) -> None:
-    """Load a torchvision ResNet state dict from a local ``path`` (tensors only)."""
+WEIGHTS_OPTION = "frontend_weights"
+
+
+def read_state_dict(path: str | Path, what: str = "resnet weights") -> dict[str, torch.Tensor]:
+    """Tensors of a local ``.safetensors`` file or a torch state dict (``.pth``/``.pt``, read with
+    ``weights_only=True``); every error names the model option that gave the path."""
     path = Path(path)
+    hint = (f"model option {WEIGHTS_OPTION}: give the absolute path of a local "
+            ".pth/.safetensors state dict (nothing is downloaded)")
     if not path.is_file():
-        raise FileNotFoundError(f"resnet weights {path}: no such file")
+        raise FileNotFoundError(f"{what} {path}: no such file ({hint})")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path), device="cpu")
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unreadable file is the user's input error
-        raise ValueError(f"resnet weights {path}: not a readable torch state dict ({err})") from err
+        raise ValueError(f"{what} {path}: not a readable state dict ({err}; {hint})") from err
     if not isinstance(state, dict):
-        raise ValueError(f"resnet weights {path}: expected a state dict, got {type(state)}")
-    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+        raise ValueError(f"{what} {path}: expected a state dict, got {type(state)} ({hint})")
+    return state
+
+
+def load_resnet_weights(net: nn.Module, path: str | Path) -> None:
+    """Load a torchvision ResNet state dict from a local ``path`` (``.pth``, ``.pt`` or
+    ``.safetensors``; ``fc.*`` entries are ignored, everything else must fit exactly)."""
+    state = {k: v for k, v in read_state_dict(path).items() if not k.startswith("fc.")}
     try:
         missing, unexpected = net.load_state_dict(state, strict=False)
     except RuntimeError as err:  # shape mismatches
-        raise ValueError(f"resnet weights {path}: do not fit this ResNet ({err})") from err
+        raise ValueError(f"resnet weights {path}: do not fit this ResNet ({err}); model "
+                         f"option {WEIGHTS_OPTION} needs a torchvision ResNet of the "
+                         "front-end's depth") from err
     if missing or unexpected:
         raise ValueError(f"resnet weights {path}: do not fit this ResNet "
-                         f"(missing {missing[:5]}, unexpected {unexpected[:5]})")
+                         f"(missing {missing[:5]}, unexpected {unexpected[:5]}); model option "
+                         f"{WEIGHTS_OPTION} needs a torchvision ResNet of the front-end's depth")
 
 
 def build_frontend(name: str, *, in_channels: int = 3, dim: int | None = 128,

@@ -6,11 +6,17 @@ Every loss is ``loss(out, inputs) -> scalar`` with ``out`` a model's output dict
 ================  ===================  =====================================================
 mask type         loss names           what is compared
 ================  ===================  =====================================================
-``ratio``         ``l2``, ``l1``       ``mask`` vs the ideal ratio mask ``|S_i| / Σ_j|S_j|``
-``binary``        ``bce``              ``mask`` vs the ideal binary mask ``|S_i| >= ½ Σ_j|S_j|``,
-                                       BCE with positive weight ``pos_weight`` (λ of
-                                       Slizovskaia et al. eq. 6) and, with ``weighting="log1p"``
-                                       (default), per-bin weights ``log1p|X|`` (Sound of Pixels)
+``ratio``         ``l2``, ``l1``       ``mask`` vs the ideal ratio mask ``|S_i| / D`` (eq. 2 of
+                                       Slizovskaia et al. with ``denominator="mixture"``:
+                                       ``D = |Y|``, clipped to [0, 1]; default ``"sources"``:
+                                       ``D = Σ_j|S_j|``, masks summing to one)
+``binary``        ``bce``              ``mask`` vs the ideal binary mask (``binary_mode=
+                                       "threshold"``: eq. 3, ``|S_i| >= D - |S_i|`` with ``D``
+                                       as above; ``"largest"``: Sound of Pixels' complementary
+                                       masks), BCE with positive weight ``pos_weight`` (λ of
+                                       eq. 6, default 1) and per-bin weights ``weighting``:
+                                       ``"none"`` (default, eq. 6) or ``"log1p"`` (``log1p|X|``,
+                                       Sound of Pixels / Solos)
 ``complex``       ``mse``              real/imag of ``mask`` vs the bounded cRM
                                        ``bound·tanh(S/X)`` per part, weighted by ``log1p|X|``
 ``direct``        ``l2``, ``l1``       ``magnitude`` vs ``|S|``
@@ -64,8 +70,27 @@ class LossInputs:
 
 # ---------------------------------------------------------------- targets
 # The training targets are avsep.audio's: ideal_ratio_mask (|S_i| / sum_j |S_j|),
-# ideal_binary_mask ("threshold": |S_i| >= sum_j |S_j| - |S_i|) and bounded_complex_mask
-# (K tanh of the real and imaginary parts of S_i / X, Y-Net's bounded cRM).
+# ideal_binary_mask ("threshold": |S_i| >= |Y| - |S_i|) and bounded_complex_mask
+# (K tanh of the real and imaginary parts of S_i / X, Y-Net's bounded cRM); mixture_ratio_mask
+# below is eq. 2 of the conditioned U-Net paper (|S_i| / |Y|).
+DENOMINATORS = ("sources", "mixture")
+
+
+def mixture_ratio_mask(source_mags: torch.Tensor, mix_mag: torch.Tensor) -> torch.Tensor:
+    """``|S_i| / |Y|`` clipped to [0, 1] (0 where ``|Y| = 0``): (B, S, C, F, N) from sources
+    (B, S, C, F, N) and mixture (B, C, F, N) magnitudes (Slizovskaia et al. eq. 2).
+
+    Bins where phase cancellation makes ``|S_i| > |Y|`` are clipped to 1, the most a sigmoid
+    mask can give."""
+    mix = mix_mag.unsqueeze(1)
+    ratio = source_mags / mix.clamp_min(EPS)
+    return torch.where(mix > 0, ratio.clamp(0.0, 1.0), torch.zeros_like(ratio))
+
+
+def _check_denominator(denominator: str) -> None:
+    if denominator not in DENOMINATORS:
+        raise ValueError(f"unknown mask denominator {denominator!r}; valid choices: "
+                         f"{', '.join(DENOMINATORS)}")
 
 
 def _weight(mix: torch.Tensor) -> torch.Tensor:
@@ -84,25 +109,47 @@ def _distance(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 # ---------------------------------------------------------------- losses
-def _ratio(name: str) -> Loss:
+def ratio_target(t: LossInputs, denominator: str = "sources") -> torch.Tensor:
+    """The ratio-mask target (B, S, C, F, N): ``|S_i| / Σ_j|S_j|`` or ``|S_i| / |Y|``."""
+    _check_denominator(denominator)
+    if denominator == "mixture":
+        return mixture_ratio_mask(t.sources.abs(), t.mix.abs())
+    return ideal_ratio_mask(t.sources.abs())
+
+
+def binary_target(t: LossInputs, binary_mode: str = "threshold",
+                  denominator: str = "sources") -> torch.Tensor:
+    """The binary-mask target (B, S, C, F, N) of eq. 3 (``threshold``, against ``|Y|`` or
+    ``Σ_j|S_j|``) or Sound of Pixels' complementary masks (``largest``)."""
+    _check_denominator(denominator)
+    mix = t.mix.abs() if denominator == "mixture" and binary_mode == "threshold" else None
+    return ideal_binary_mask(t.sources.abs(), mix, mode=binary_mode)
+
+
+def _ratio(name: str, denominator: str = "sources") -> Loss:
+    _check_denominator(denominator)
+
     def loss(out: dict[str, torch.Tensor], t: LossInputs) -> torch.Tensor:
         mask = _key(out, "mask", "ratio").float()
-        return _distance(name)(mask, ideal_ratio_mask(t.sources.abs()))
+        return _distance(name)(mask, ratio_target(t, denominator))
 
     return loss
 
 
-def _binary(pos_weight: float = 1.0, weighting: str = "log1p",
-            binary_mode: str = "threshold") -> Loss:
+def _binary(pos_weight: float = 1.0, weighting: str = "none",
+            binary_mode: str = "threshold", denominator: str = "sources") -> Loss:
     if weighting not in ("log1p", "none"):
         raise ValueError(f"unknown BCE weighting {weighting!r}; valid choices: log1p, none")
     if binary_mode not in ("threshold", "largest"):
         raise ValueError(f"unknown binary mask mode {binary_mode!r}; valid choices: "
                          "threshold, largest")
+    if not pos_weight > 0:
+        raise ValueError(f"BCE pos_weight (λ of eq. 6) must be > 0; got {pos_weight}")
+    _check_denominator(denominator)
 
     def loss(out: dict[str, torch.Tensor], t: LossInputs) -> torch.Tensor:
         mask = _key(out, "mask", "binary").float().clamp(EPS, 1 - 1e-6)
-        target = ideal_binary_mask(t.sources.abs(), mode=binary_mode)
+        target = binary_target(t, binary_mode, denominator)
         bce = -(pos_weight * target * mask.log() + (1 - target) * (1 - mask).log())
         if weighting == "none":
             return bce.mean()
@@ -160,9 +207,11 @@ def _si_sdr_loss(out: dict[str, torch.Tensor], t: LossInputs) -> torch.Tensor:
 def loss_for(mask_type: str, name: str | None = None, **options: Any) -> Loss:
     """The loss function for ``mask_type`` named ``name`` (default: first of its row).
 
-    Options: ``binary``/``bce``: ``pos_weight`` (float), ``weighting`` ("log1p" | "none"),
+    Options: ``ratio``/``l1|l2``: ``denominator`` ("sources": ``Σ_j|S_j|`` | "mixture":
+    ``|Y|``, conditioned U-Net eq. 2);
+    ``binary``/``bce``: ``pos_weight`` (float λ), ``weighting`` ("none" | "log1p"),
     ``binary_mode`` ("threshold": conditioned U-Net eq. 3 | "largest": the complementary masks
-    Sound of Pixels trains on);
+    Sound of Pixels trains on), ``denominator`` (as for ratio masks, for "threshold");
     ``complex``/``mse``: ``bound`` (float, must match the model's mask bound).
     """
     if mask_type not in LOSSES:
@@ -173,7 +222,8 @@ def loss_for(mask_type: str, name: str | None = None, **options: Any) -> Loss:
             f"unknown loss {name!r} for {mask_type} masks; valid choices: "
             f"{', '.join(LOSSES[mask_type])}"
         )
-    allowed = {("binary", "bce"): {"pos_weight", "weighting", "binary_mode"},
+    allowed = {("binary", "bce"): {"pos_weight", "weighting", "binary_mode", "denominator"},
+               ("ratio", "l1"): {"denominator"}, ("ratio", "l2"): {"denominator"},
                ("complex", "mse"): {"bound"}}
     extra = set(options) - allowed.get((mask_type, name), set())
     if extra:
@@ -181,7 +231,7 @@ def loss_for(mask_type: str, name: str | None = None, **options: Any) -> Loss:
     if name == "si_sdr":
         return _si_sdr_loss
     if mask_type == "ratio":
-        return _ratio(name)
+        return _ratio(name, **options)
     if mask_type == "binary":
         return _binary(**options)
     if mask_type == "complex":

@@ -11,7 +11,11 @@
   visual stream, one stream per source;
 * synthesizer: mask_s = σ(Σ_k α_k v_{s,k} S_k + β) with K learnable α and one β; binary
   masks trained with BCE weighted by log1p|X| (the zoo's ``binary`` loss);
-* masks are predicted on the log-frequency grid and warped back to the linear STFT grid.
+* masks are predicted on the log-frequency grid and warped back to the linear STFT grid;
+* learning rates (Solos §IV-A): 1e-3 for the U-Net and synthesizer, 1e-4 for the pre-trained
+  visual net: :meth:`SoundOfPixels.param_groups` gives the optimizer groups, the visual net at
+  ``visual_lr_scale`` (0.1) times the base rate. Pre-trained ResNet weights come from a local
+  file (``frontend_weights: /abs/resnet18.pth|.safetensors``); nothing is downloaded.
 
 Departures (see docs/models_extra.md): the zoo's U-Net decodes with bilinear upsampling +
 3×3 conv instead of transposed convolutions; the ResNet is torchvision's (global average
@@ -59,7 +63,8 @@ class SopConfig:
 PRESETS = {
     "paper": SopConfig(get_stft_preset("sop"), 65535, SOP_LOG_BINS,
                        (32, 64, 128, 256, 512, 512, 512), 32, "resnet18", (224, 224), 3),
-    "tiny": SopConfig(STFTConfig(4000, 126, 32), 2047, 32, (4, 8, 16), 8, "conv3d",
+    # CPU-scale: 4 kHz, 64 bins -> 32 log bins x 128 frames (1.02 s), 4 levels of 8 -> 64
+    "tiny": SopConfig(STFTConfig(4000, 126, 32), 4095, 32, (8, 16, 32, 64), 16, "conv3d",
                       (16, 16), 2),
 }
 
@@ -81,9 +86,14 @@ class SoundOfPixels(SeparationModel):
     loss_name = "bce"
 
     def __init__(self, config: SopConfig, num_sources: int = 2, *, preset: str = "custom",
-                 frontend_weights: str | None = None, frontend_trainable: bool = True) -> None:
+                 frontend_weights: str | None = None, frontend_trainable: bool = True,
+                 visual_lr_scale: float = 0.1) -> None:
         super().__init__()
+        if not visual_lr_scale > 0:
+            raise ValueError(f"sop: model option visual_lr_scale must be > 0; "
+                             f"got {visual_lr_scale}")
         self.config, self.preset = config, preset
+        self.visual_lr_scale = float(visual_lr_scale)
         self.source_names = tuple(f"source{i + 1}" for i in range(num_sources))
         self.spec = sop_spec(config, num_sources)
         # Solos paper IV-C: complementary targets, M_n = 1 where source n is the loudest
@@ -96,6 +106,18 @@ class SoundOfPixels(SeparationModel):
                                        trainable=frontend_trainable)
         self.alpha = nn.Parameter(torch.ones(config.components))
         self.beta = nn.Parameter(torch.zeros(1))
+
+    def param_groups(self, lr: float) -> list[dict[str, Any]]:
+        """Optimizer groups: audio U-Net + synthesizer (α, β) at ``lr``, the visual net at
+        ``lr * visual_lr_scale`` (Solos: 1e-3 and 1e-4). Frozen parameters are left out."""
+        visual = [p for p in self.frontend.parameters() if p.requires_grad]
+        seen = {id(p) for p in self.frontend.parameters()}
+        audio = [p for p in self.parameters() if id(p) not in seen and p.requires_grad]
+        groups = [{"name": "audio", "params": audio, "lr": lr}]
+        if visual:
+            groups.append({"name": "visual", "params": visual,
+                           "lr": lr * self.visual_lr_scale})
+        return groups
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         self.check_batch(batch)
@@ -123,13 +145,14 @@ INFO = ModelInfo(
     notes="one video stream per source slot (V = num_sources)",
 )
 
-OPTIONS = ("num_sources", "frontend", "frontend_weights", "frontend_trainable", "components")
+OPTIONS = ("num_sources", "frontend", "frontend_weights", "frontend_trainable", "components",
+           "visual_lr_scale")
 
 
 @register("sop", info=INFO)
 def build_sop(options: Mapping[str, Any]) -> SoundOfPixels:
     """``{"name": "sop", "preset", "num_sources" (2), "frontend", "frontend_weights",
-    "frontend_trainable", "components"}``."""
+    "frontend_trainable", "components", "visual_lr_scale" (0.1)}``."""
     check_options("sop", options, OPTIONS)
     preset = check_choice("preset", options.get("preset", "paper"), tuple(PRESETS))
     config = PRESETS[preset]
@@ -150,4 +173,5 @@ def build_sop(options: Mapping[str, Any]) -> SoundOfPixels:
         raise ValueError(f"sop: frontend_weights needs a resnet front-end "
                          f"(resnet18, resnet50); got {config.frontend!r}")
     return SoundOfPixels(config, num_sources, preset=preset, frontend_weights=weights,
-                         frontend_trainable=bool(options.get("frontend_trainable", True)))
+                         frontend_trainable=bool(options.get("frontend_trainable", True)),
+                         visual_lr_scale=float(options.get("visual_lr_scale", 0.1)))

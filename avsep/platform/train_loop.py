@@ -193,7 +193,11 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     autocast = cfg.train.amp and device.type == "cuda"
 
     base = build(cfg.model.build_dict()).to(device)
-    optimizer = torch.optim.Adam([p for p in base.parameters() if p.requires_grad],
+    # a model may give its parameter groups their own learning rates (Sound of Pixels: the
+    # U-Net at lr, the visual network at a tenth of it, as the Solos paper trains it)
+    groups = base.param_groups(cfg.train.lr) if hasattr(base, "param_groups") \
+        else [p for p in base.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(groups,
                                  lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     resume = session.checkpoint_dir()
     state = ckpt.load(resume, base, optimizer) if resume else ckpt.TrainState()

@@ -216,3 +216,192 @@ def test_paper_size_forward(name: str) -> None:
     with torch.no_grad():
         out = model(batch)
     assert out["mask"].shape == (1, 13, 1, 512, 256)
+
+
+# ------------------------------------------------------------------ paper-faithful defaults
+def _capture(module: torch.nn.Module, store: dict, key: str, pre: bool = False):
+    def hook(_m, args, output=None):
+        store[key] = (args[0] if pre else output).detach().clone()
+    return (module.register_forward_pre_hook(hook) if pre
+            else module.register_forward_hook(hook))
+
+
+def _film_run(model, batch, gamma_shift: float, layer: int) -> dict[str, torch.Tensor]:
+    """Forward with γ of FiLM layer ``layer`` shifted by ``gamma_shift``; captures the encoder
+    blocks' outputs, every decoder block's output and input, and the final conv's input."""
+    store: dict[str, torch.Tensor] = {}
+    handles = [_capture(b, store, f"enc{i}") for i, b in enumerate(model.encoder.blocks)]
+    handles += [_capture(b.act, store, f"enc{i}.act_in", pre=True)
+                for i, b in enumerate(model.encoder.blocks)]
+    handles += [_capture(b.norm, store, f"enc{i}.norm") for i, b in enumerate(model.encoder.blocks)]
+    decoder = model.decoders[0]
+    handles += [_capture(b, store, f"dec{i}") for i, b in enumerate(decoder.blocks)]
+    handles.append(_capture(decoder.blocks[0], store, "dec0.in", pre=True))
+    handles.append(_capture(decoder.final, store, "final.in", pre=True))
+    gen = model.film.layers[layer]
+    channels = model.film.channels[layer]
+    with torch.no_grad():
+        gen.bias[:channels] += gamma_shift
+        store["films"] = model.film(batch["labels"].float())
+        model(batch)
+        gen.bias[:channels] -= gamma_shift
+    for h in handles:
+        h.remove()
+    return store
+
+
+@pytest.mark.parametrize("conditioning", ["film_encoder", "film_bottleneck", "film_final"])
+def test_film_gamma_changes_exactly_the_layer_it_names(conditioning: str) -> None:
+    torch.manual_seed(0)
+    model = build({"name": "cunet", "preset": "tiny", "conditioning": conditioning,
+                   "context": "labels"}).eval()
+    batch = tiny_batch(model)
+    depth = len(model.encoder.blocks)
+    layer = 1 if conditioning == "film_encoder" else 0  # encoder FiLM: the second block
+    base = _film_run(model, batch, 0.0, layer)
+    moved = _film_run(model, batch, 0.7, layer)
+    gamma, beta = moved["films"][layer]
+    view = (*gamma.shape, 1, 1)
+    if conditioning == "film_encoder":
+        for i in range(depth):  # blocks before the modulated one see nothing
+            same = torch.equal(base[f"enc{i}"], moved[f"enc{i}"])
+            assert same == (i < layer), i
+        # the FiLM sits between block 1's norm and its activation: act input = γ·norm + β
+        torch.testing.assert_close(moved[f"enc{layer}.act_in"],
+                                   gamma.reshape(view) * moved[f"enc{layer}.norm"]
+                                   + beta.reshape(view))
+        assert torch.equal(base[f"enc{layer}.norm"], moved[f"enc{layer}.norm"])
+    elif conditioning == "film_bottleneck":
+        for i in range(depth):  # the whole encoder, bottleneck output included, is upstream
+            assert torch.equal(base[f"enc{i}"], moved[f"enc{i}"]), i
+        z = moved[f"enc{depth - 1}"]
+        skip = moved[f"enc{depth - 2}"]
+        filmed = model.decoders[0]._up(gamma.reshape(view) * z + beta.reshape(view),
+                                       skip.shape[2:])
+        torch.testing.assert_close(moved["dec0.in"][:, :z.shape[1]], filmed)
+        assert not torch.equal(base["dec0.in"], moved["dec0.in"])
+    else:
+        for i in range(depth):
+            assert torch.equal(base[f"enc{i}"], moved[f"enc{i}"]), i
+        for i in range(len(model.decoders[0].blocks)):  # every hidden decoder block upstream
+            assert torch.equal(base[f"dec{i}"], moved[f"dec{i}"]), i
+        assert (base["final.in"] - moved["final.in"]).abs().max() > 1e-3
+        g0, b0 = base["films"][layer]
+        unfilmed = (base["final.in"] - b0.reshape(view)) / g0.reshape(view)
+        torch.testing.assert_close(moved["final.in"],
+                                   gamma.reshape(view) * unfilmed + beta.reshape(view),
+                                   rtol=1e-4, atol=1e-4)
+
+
+def test_ratio_targets_divide_by_the_mixture_magnitude() -> None:
+    """Eq. 2: the L2 loss is taken against |S_i| / |Y| (clipped to [0, 1]), not Σ_j |S_j|."""
+    from avsep.audio.stft import stft
+
+    model = build({"name": "cunet", "preset": "tiny", "conditioning": "label_multiply"}).eval()
+    assert model.loss_options == {"denominator": "mixture"}
+    batch = tiny_batch(model)
+    with torch.no_grad():
+        out = model(batch)
+        loss = float(model.loss(batch, out))
+    sources = stft(batch["sources"], model.spec.stft).abs()
+    mix = stft(batch["mixture"], model.spec.stft).abs().unsqueeze(1)
+    target = torch.where(mix > 0, (sources / mix.clamp_min(1e-8)).clamp(0, 1),
+                         torch.zeros_like(sources))
+    assert loss == pytest.approx(float((out["mask"] - target).pow(2).mean()), rel=1e-5)
+    by_sum = sources / sources.sum(1, keepdim=True).clamp_min(1e-8)
+    assert abs(loss - float((out["mask"] - by_sum).pow(2).mean())) > 1e-6
+    old = build({"name": "cunet", "preset": "tiny", "conditioning": "label_multiply",
+                 "mask_denominator": "sources"})
+    assert old.loss_options == {"denominator": "sources"}
+
+
+def test_bce_is_unweighted_with_lambda_as_an_option() -> None:
+    model = build({"name": "cunet", "preset": "tiny", "mask_type": "binary"})
+    assert model.loss_options == {"pos_weight": 1.0, "weighting": "none",
+                                  "denominator": "mixture"}
+    tuned = build({"name": "cunet", "preset": "tiny", "mask_type": "binary", "pos_weight": 3.0,
+                   "bce_weighting": "log1p"})
+    assert tuned.loss_options == {"pos_weight": 3.0, "weighting": "log1p",
+                                  "denominator": "mixture"}
+    batch = tiny_batch(tuned)
+    tuned.load_state_dict(model.state_dict())
+    model.eval()
+    tuned.eval()
+    with torch.no_grad():
+        out = model(batch)
+        assert float(tuned.loss(batch, out)) != pytest.approx(float(model.loss(batch, out)))
+    with pytest.raises(ValueError, match="pos_weight"):
+        build({"name": "cunet", "preset": "tiny", "mask_type": "binary", "pos_weight": 0})
+
+
+def test_db_norm_is_the_solos_minus_one_to_one_scale() -> None:
+    model = build({"name": "cunet", "preset": "tiny"})
+    mix = model.mixture_stft(tiny_batch(model, batch_size=3))
+    x = model.features(mix)
+    flat = x.flatten(1)
+    assert torch.allclose(flat.min(1).values, torch.full((3,), -1.0))
+    assert torch.allclose(flat.max(1).values, torch.full((3,), 1.0))
+    z = build({"name": "cunet", "preset": "tiny", "magnitude_scale": "db_zscore"}).features(mix)
+    assert torch.allclose(z.flatten(1).mean(1), torch.zeros(3), atol=1e-4)
+    assert torch.allclose(z.flatten(1).std(1), torch.ones(3), atol=1e-3)
+
+
+@pytest.mark.parametrize(("context", "trainable"), [("visual", True), ("visual_motion", False),
+                                                    ("visual_maxpool", False)])
+def test_multi_frame_contexts_freeze_the_front_end(context: str, trainable: bool) -> None:
+    model = build({"name": "cunet", "preset": "tiny", "conditioning": "film_final",
+                   "context": context})
+    frontend = model.visual.frontend
+    assert all(p.requires_grad == trainable for p in frontend.parameters())
+    forward_backward(model, tiny_batch(model))
+    grads = [p.grad for p in frontend.parameters()]
+    if trainable:
+        assert sum(float(g.abs().sum()) for g in grads if g is not None) > 0
+    else:
+        assert all(g is None for g in grads)
+        assert model.visual.lstm is None or model.visual.lstm.weight_ih_l0.grad is not None
+    override = build({"name": "cunet", "preset": "tiny", "conditioning": "film_final",
+                      "context": context, "frontend_trainable": not trainable})
+    assert all(p.requires_grad != trainable for p in override.visual.frontend.parameters())
+
+
+def test_motion_lstm_reads_the_unpooled_front_end_features() -> None:
+    """Paper: ResNet-50 features (2048) -> LSTM with 1024 hidden units; the LSTM input is the
+    front-end's own width, and only single-frame / max-pooled features are pooled."""
+    with torch.device("meta"):
+        model = build({"name": "cunet", "conditioning": "film_final", "context": "visual_motion"})
+    assert (model.visual.lstm.input_size, model.visual.lstm.hidden_size) == (2048, 1024)
+    assert model.visual.dim == 1024
+    with torch.device("meta"):
+        single = build({"name": "cunet", "conditioning": "film_final", "context": "visual"})
+    assert single.visual.lstm is None and single.visual.pool.output_size == 1024
+    tiny = build({"name": "cunet", "preset": "tiny", "conditioning": "film_final",
+                  "context": "visual_motion", "frontend": "resnet18"})
+    assert tiny.visual.lstm.input_size == 512 and tiny.visual.dim == 16
+    video = tiny_batch(tiny)["video"]
+    assert tiny.visual(video).shape == (2, 16)
+
+
+@pytest.mark.parametrize("suffix", [".pth", ".safetensors"])
+def test_visual_weights_come_from_a_local_file(tmp_path: Path, suffix: str) -> None:
+    import torchvision
+
+    source = torchvision.models.resnet18(weights=None)
+    state = {k: v.contiguous() for k, v in source.state_dict().items()}
+    path = tmp_path / f"r18{suffix}"
+    if suffix == ".pth":
+        torch.save(state, path)
+    else:
+        from safetensors.torch import save_file
+
+        save_file(state, str(path))
+    model = build({"name": "cunet", "preset": "tiny", "conditioning": "film_final",
+                   "context": "visual", "frontend": "resnet18", "frontend_weights": str(path)})
+    loaded = model.visual.frontend.net.state_dict()
+    for key, value in state.items():
+        if not key.startswith("fc."):
+            assert torch.equal(loaded[key], value), key
+    with pytest.raises(FileNotFoundError, match="model option frontend_weights"):
+        build({"name": "cunet", "preset": "tiny", "conditioning": "film_final",
+               "context": "visual", "frontend": "resnet18",
+               "frontend_weights": str(tmp_path / "missing.pth")})

@@ -78,7 +78,7 @@ def test_resnet_weights_load_from_a_local_file(tmp_path) -> None:
     torch.save({"conv1.weight": torch.zeros(1)}, bad)
     with pytest.raises(ValueError, match="do not fit"):
         build_frontend("resnet18", weights=bad)
-    with pytest.raises(FileNotFoundError, match="no such file"):
+    with pytest.raises(FileNotFoundError, match="no such file.*model option frontend_weights"):
         build_frontend("resnet18", weights=tmp_path / "missing.pt")
     (tmp_path / "junk.pt").write_text("not a checkpoint")
     with pytest.raises(ValueError, match="not a readable"):
@@ -113,3 +113,18 @@ def test_resnet50_paper_width() -> None:
     r50 = build_frontend("resnet50", dim=None)
     assert r50.dim == 2048
     assert r50(_frames(v=1, t=1, h=224, w=224)).shape == (2, 1, 1, 2048)
+
+
+def test_resnet_weights_load_from_safetensors(tmp_path) -> None:
+    import torchvision
+    from safetensors.torch import save_file
+
+    source = torchvision.models.resnet18(weights=None)
+    state = {k: v.contiguous() for k, v in source.state_dict().items()}
+    save_file(state, str(tmp_path / "r18.safetensors"))
+    frontend = build_frontend("resnet18", dim=None, weights=tmp_path / "r18.safetensors")
+    loaded = frontend.net.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in state.items() if not k.startswith("fc."))
+    (tmp_path / "junk.safetensors").write_text("not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable state dict"):
+        build_frontend("resnet18", weights=tmp_path / "junk.safetensors")

@@ -7,7 +7,7 @@ import torch
 
 from avsep.audio.masks import bounded_complex_mask, ideal_binary_mask, ideal_ratio_mask
 from avsep.audio.stft import STFTConfig, istft, stft
-from avsep.models.losses import LOSSES, LossInputs, loss_for, si_sdr
+from avsep.models.losses import LOSSES, LossInputs, loss_for, mixture_ratio_mask, si_sdr
 
 CFG = STFTConfig(8000, 254, 64)
 
@@ -102,3 +102,59 @@ def test_losses_give_finite_gradients() -> None:
             logits.grad = None
             loss_for(mask_type, name)({"mask": torch.sigmoid(logits)}, t).backward()
             assert torch.isfinite(logits.grad).all() and logits.grad.abs().sum() > 0
+
+
+def _cancelling() -> LossInputs:
+    """Two sources in anti-phase plus a quiet third: |Y| is far below Σ_j |S_j|."""
+    gen = torch.Generator().manual_seed(2)
+    a = torch.randn(1, 1, 1, 2000, generator=gen)
+    waves = torch.cat([a, -0.8 * a, 0.1 * torch.randn(1, 1, 1, 2000, generator=gen)], dim=1)
+    mix = stft(waves.sum(1), CFG)
+    return LossInputs(mix=mix, sources=stft(waves, CFG), waveforms=waves)
+
+
+def test_ratio_targets_can_divide_by_the_mixture_magnitude() -> None:
+    """Conditioned U-Net eq. 2: M_i = |S_i| / |Y| (clipped to [0, 1] for a sigmoid mask)."""
+    t = _cancelling()
+    mags, mix = t.sources.abs(), t.mix.abs()
+    target = mixture_ratio_mask(mags, mix)
+    expected = (mags / mix.unsqueeze(1)).clamp(0, 1)
+    torch.testing.assert_close(target, expected)
+    assert float(target[:, 0].mean()) > 0.9  # the loud source exceeds |Y| almost everywhere
+    by_sum = ideal_ratio_mask(mags)
+    assert float(by_sum[:, 0].mean()) < 0.6
+    for name in ("l2", "l1"):
+        loss = loss_for("ratio", name, denominator="mixture")
+        assert float(loss({"mask": target}, t)) == pytest.approx(0.0, abs=1e-7)
+        assert float(loss({"mask": by_sum}, t)) > 0.01
+    assert float(mixture_ratio_mask(mags, torch.zeros_like(mix)).abs().sum()) == 0.0
+    with pytest.raises(ValueError, match="valid choices: sources, mixture"):
+        loss_for("ratio", "l2", denominator="mean")
+
+
+def test_binary_threshold_target_uses_the_mixture_magnitude() -> None:
+    """Eq. 3 against |Y|: with anti-phase sources both loud ones exceed |Y| - |S_i|."""
+    t = _cancelling()
+    mags = t.sources.abs()
+    by_mix = ideal_binary_mask(mags, t.mix.abs())
+    by_sum = ideal_binary_mask(mags)
+    assert float(by_mix[:, :2].sum(1).mean()) > 1.5  # both sources "dominate" |Y|
+    assert float(by_sum.sum(1).max()) <= 1
+    near = by_mix.clamp(0.01, 0.99)
+    paper = loss_for("binary", "bce", denominator="mixture")
+    summed = loss_for("binary", "bce")
+    assert float(paper({"mask": near}, t)) < float(summed({"mask": near}, t))
+
+
+def test_bce_defaults_to_eq_6_unweighted_and_log1p_is_an_option() -> None:
+    t = _inputs()
+    ibm = ideal_binary_mask(t.sources.abs())
+    mask = torch.full_like(ibm, 0.3)
+    lam = 2.0
+    plain = -(lam * ibm * torch.log(mask) + (1 - ibm) * torch.log(1 - mask)).mean()
+    assert float(loss_for("binary", pos_weight=lam)({"mask": mask}, t)) == pytest.approx(
+        float(plain), rel=1e-5)
+    weighted = float(loss_for("binary", pos_weight=lam, weighting="log1p")({"mask": mask}, t))
+    assert abs(weighted - float(plain)) > 1e-3
+    with pytest.raises(ValueError, match="pos_weight"):
+        loss_for("binary", pos_weight=-1.0)

@@ -63,7 +63,9 @@ def test_tiny_forward_shapes_and_gradients() -> None:
     frames = model.spec.stft.num_frames(model.spec.clip_samples)
     assert out["mask"].shape == (2, 3, 1, model.spec.stft.n_bins, frames)
     assert out["mask"].min() >= 0 and out["mask"].max() <= 1
-    assert out["visual"].shape == (2, 3, 8) and out["components"].shape == (2, 8, 32, frames)
+    k, log_bins = model.config.components, model.config.log_bins
+    assert (k, log_bins) == (16, 32)
+    assert out["visual"].shape == (2, 3, k) and out["components"].shape == (2, k, log_bins, frames)
     assert gradient_problems(model) == {}
     assert model.separate(batch).shape == (2, 3, 1, model.spec.clip_samples)
 
@@ -133,3 +135,41 @@ def test_paper_size_forward_and_backward() -> None:
     out = forward_backward(model, tiny_batch(model, batch_size=1))
     assert out["mask"].shape == (1, 2, 1, 512, 256)
     assert gradient_problems(model) == {}
+
+
+def test_param_groups_give_the_visual_net_a_tenth_of_the_rate() -> None:
+    """Solos §IV-A: 1e-3 for the U-Net (and the synthesizer), 1e-4 for the visual net."""
+    model = build({"name": "sop", "preset": "tiny"})
+    groups = model.param_groups(1e-3)
+    assert [g["name"] for g in groups] == ["audio", "visual"]
+    assert [g["lr"] for g in groups] == pytest.approx([1e-3, 1e-4])
+    visual = {id(p) for p in model.frontend.parameters()}
+    assert {id(p) for p in groups[1]["params"]} == visual
+    assert {id(p) for p in groups[0]["params"]} == {id(p) for p in model.parameters()} - visual
+    assert any(p is model.alpha for p in groups[0]["params"])
+    # the optimizer really steps each group at its rate
+    optimizer = torch.optim.SGD(groups, lr=1.0)
+    assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([1e-3, 1e-4])
+    scaled = build({"name": "sop", "preset": "tiny", "visual_lr_scale": 0.5})
+    assert scaled.param_groups(2e-3)[1]["lr"] == pytest.approx(1e-3)
+    frozen = build({"name": "sop", "preset": "tiny", "frontend_trainable": False})
+    assert [g["name"] for g in frozen.param_groups(1e-3)] == ["audio"]
+    with pytest.raises(ValueError, match="visual_lr_scale"):
+        build({"name": "sop", "preset": "tiny", "visual_lr_scale": 0})
+
+
+def test_resnet_weights_load_from_the_configured_file(tmp_path: Path) -> None:
+    import torchvision
+    from safetensors.torch import save_file
+
+    source = torchvision.models.resnet18(weights=None)
+    state = {k: v.contiguous() for k, v in source.state_dict().items()}
+    path = tmp_path / "r18.safetensors"
+    save_file(state, str(path))
+    model = build({"name": "sop", "preset": "tiny", "frontend": "resnet18",
+                   "frontend_weights": str(path)})
+    loaded = model.frontend.net.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in state.items() if not k.startswith("fc."))
+    with pytest.raises(FileNotFoundError, match="model option frontend_weights"):
+        build({"name": "sop", "preset": "tiny", "frontend": "resnet18",
+               "frontend_weights": str(tmp_path / "none.pth")})
