@@ -87,10 +87,11 @@ def cunet_package(tmp_path_factory) -> Path:
     return save_model_package(build(config), config, tmp_path_factory.mktemp("cunet") / "pkg")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def served(champion, av_package, cunet_package):
     """Base URL of a real Serve app on 127.0.0.1 (champion at /, AV model at /av, a
-    label-conditioned U-Net at /cunet)."""
+    label-conditioned U-Net at /cunet). Module-scoped: Serve's replicas hold CPUs of the local
+    Ray, so they must be gone before later tests' searches ask for them."""
     import ray
     from ray import serve
 
