@@ -17,15 +17,6 @@ from tests.data import test_layouts as tl
 from tests.data.test_prepare import urmp_with_boxes
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("synth") / "corpus"
-    code, _ = tl.run_cli("synth", "--out", str(out), "--minutes", "0.3", "--track-seconds", "3",
-                         "--quiet")
-    assert code == 0
-    return out
-
-
 def test_space_needs_group_models_by_rate_crop_and_fps() -> None:
     needs, failed = needs_of_space("zoo", "tiny")
     by_name = {n.name: n for n in needs}

@@ -22,15 +22,6 @@ def pyav_frames(path: Path) -> np.ndarray:
         return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("synth") / "corpus"
-    code, _ = tl.run_cli("synth", "--out", str(out), "--minutes", "0.3", "--track-seconds", "3",
-                         "--quiet")
-    assert code == 0
-    return out
-
-
 @pytest.mark.slow
 def test_synth_singing_to_cache(corpus: Path, tmp_path: Path) -> None:
     rate = json.loads(next((corpus / "singing").glob("*/*/track.json")).read_text())["sample_rate"]
