@@ -209,9 +209,8 @@ def _run_vad(args: argparse.Namespace, model: Any, name: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from avsep.data.records import URMP_INSTRUMENTS
     from avsep.platform.eval_activity import check_activity_model, parse_activity_source
-    from avsep.platform.eval_chunks import stream_slots
+    from avsep.platform.eval_chunks import scoring_set_options, stream_slots
     from avsep.platform.eval_tables import paper_tables
     from avsep.platform.evaluate import evaluate
     from avsep.serve.loading import load_model
@@ -237,10 +236,9 @@ def _run(args: argparse.Namespace) -> int:
         raise ValueError("--detector is used with --activity-source detector; add "
                          f"`--activity-source detector` to `{_command(args)}`")
     cache = _cache(args, model, name)
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = scoring_set_options(model)
     notes = []
     if stream_slots(model) is not None:  # every ensemble, separated in stream groups
-        options["num_sources"] = (2, len(URMP_INSTRUMENTS))
         notes.append(f"Sound of Pixels ({len(model.source_names)} stream slots): ensembles "
                      "with more players are separated in groups of that many streams.")
     dataset = _dataset(args, model, cache, **options)

@@ -108,6 +108,15 @@ def stream_slots(model: Any) -> int | None:
     return int(model.spec.extra.get("video_streams", len(model.source_names)))
 
 
+def scoring_set_options(model: Any) -> dict[str, Any]:
+    """Dataset options that let the test set hold every ensemble ``model`` can be scored on:
+    a stream-slot model (Sound of Pixels) takes ensembles of any size, separated in groups of
+    its slots (:func:`separate_in_stream_groups`)."""
+    from avsep.data.records import URMP_INSTRUMENTS
+
+    return {"num_sources": (2, len(URMP_INSTRUMENTS))} if stream_slots(model) is not None else {}
+
+
 @torch.no_grad()
 def separate_long(model: Any, item: dict[str, torch.Tensor], wiener: int,
                   batch_size: int = 8) -> torch.Tensor:

@@ -192,11 +192,13 @@ def _score_separation(model: Any, cache: Path, arm: Arm, options: ReproduceOptio
                       ) -> pd.DataFrame:
     from avsep.data.datasets import make_dataset
     from avsep.platform.data import model_dataset_options, resolve_cache
+    from avsep.platform.eval_chunks import scoring_set_options
     from avsep.platform.evaluate import evaluate
 
     evaluation = dict(arm.evaluation)
     cache_path = resolve_cache(cache, model.spec, ("test",))
-    dataset_opts = model_dataset_options(model, dict(evaluation.get("dataset", {})))
+    dataset_opts = model_dataset_options(
+        model, {**scoring_set_options(model), **evaluation.get("dataset", {})})
     dataset = make_dataset(model.data_kind, cache_path, model.spec, "test", **dataset_opts)
     rows = evaluate(model, dataset, int(evaluation.get("wiener", 0)), ablations=False,
                     max_items=options.test_items)
