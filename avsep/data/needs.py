@@ -134,19 +134,9 @@ def needs_of_model(name: str, preset: str, options: dict[str, Any] | None = None
 def sampled_models(space: Any, samples: int = SAMPLES, seed: int = 0) -> list[dict[str, Any]]:
     """The distinct ``model`` sections a space produces: its paper points, then ``samples``
     seeded random draws of its define-by-run function."""
-    import optuna
-
-    from avsep.search_spaces import EXPERIMENT_KEY
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
-    for point in space.points_to_evaluate:
-        study.enqueue_trial(point)
     seen: dict[str, dict[str, Any]] = {}
-    for _ in range(len(space.points_to_evaluate) + samples):
-        trial = study.ask()
-        model = dict(space(trial)[EXPERIMENT_KEY]["model"])
-        study.tell(trial, 0.0)
+    for experiment in space.sample(samples, seed):
+        model = dict(experiment["model"])
         seen.setdefault(json.dumps(model, sort_keys=True, default=str), model)
     return list(seen.values())
 

@@ -332,6 +332,7 @@ def with_upstream(base: dict[str, Any], arms: list[Arm], trained: dict[str, str]
     """``base`` with each arm's upstream model (trained earlier, same seed) as a local folder
     in the config key the arm names; an upstream that failed to train is an error."""
     from avsep.config import merge
+    from avsep.platform.stages import nested
     from avsep.serve.loading import fetch_package
 
     out = base
@@ -345,11 +346,7 @@ def with_upstream(base: dict[str, Any], arms: list[Arm], trained: dict[str, str]
         target = folder / key
         target.mkdir(parents=True, exist_ok=True)
         local = fetch_package(f"runs:/{trained[key]}/model", target, options.mlflow_uri)
-        *parents, leaf = config_key.split(".")
-        override: dict[str, Any] = {leaf: str(local)}
-        for parent in reversed(parents):
-            override = {parent: override}
-        out = merge(out, override)
+        out = merge(out, nested(config_key, str(local)))
     return out
 
 

@@ -125,22 +125,6 @@ def _storage(options: SearchOptions) -> str:
     return str(path)
 
 
-def _sample_configs(space: SearchSpace, count: int, seed: int) -> list[dict[str, Any]]:
-    """The space's paper points plus ``count`` random samples, as experiment dicts."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
-    for point in space.points_to_evaluate:
-        study.enqueue_trial(point)
-    configs = []
-    for _ in range(len(space.points_to_evaluate) + count):
-        trial = study.ask()
-        configs.append(space(trial)[EXPERIMENT_KEY])
-        study.tell(trial, 0.0)
-    return configs
-
-
 def check_space_configs(space: SearchSpace, base: dict[str, Any], count: int, seed: int = 0
                         ) -> list[ExperimentConfig]:
     """Validate and build (on the meta device: no memory) sampled configs of ``space``, check
@@ -152,7 +136,7 @@ def check_space_configs(space: SearchSpace, base: dict[str, Any], count: int, se
     from avsep.platform.data import build_dataset, resolve_cache
 
     checked, datasets_seen = [], set()
-    for i, sampled in enumerate(_sample_configs(space, count, seed)):
+    for i, sampled in enumerate(space.sample(count, seed)):
         cfg = validate(merge(base, sampled), f"space {space.name!r} sample {i}")
         try:
             with torch.device("meta"):

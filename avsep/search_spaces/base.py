@@ -89,6 +89,22 @@ class SearchSpace:
     def __call__(self, trial: TrialLike) -> dict[str, Any]:
         return self.function(trial)
 
+    def sample(self, count: int, seed: int = 0) -> list[dict[str, Any]]:
+        """The experiment dicts of the paper points, then ``count`` seeded random draws
+        (Optuna's ``RandomSampler``; Optuna is imported only here)."""
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+        for point in self.points_to_evaluate:
+            study.enqueue_trial(point)
+        configs = []
+        for _ in range(len(self.points_to_evaluate) + count):
+            trial = study.ask()
+            configs.append(self(trial)[EXPERIMENT_KEY])
+            study.tell(trial, 0.0)
+        return configs
+
 
 def train_options(trial: TrialLike, **extra: Any) -> dict[str, Any]:
     """Sample the shared training dimensions (learning rate, batch size)."""
