@@ -168,18 +168,23 @@ def read_audio(
 
 
 def resample(audio: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
-    """Band-limited resampling of float32 ``(C, L)`` with torchaudio's windowed sinc.
+    """Band-limited resampling of float32 ``(C, L)`` with scipy's polyphase FIR (Kaiser window).
 
-    Returns ``(C, ceil(L * new_rate / orig_rate))``.
+    Returns float32 ``(C, ceil(L * new_rate / orig_rate))``. scipy's ``resample_poly`` is used
+    rather than ``torchaudio.functional.resample``: for rate pairs with a large reduced ratio
+    (22050 -> 16384 Hz is 8192/11025) torchaudio builds one sinc kernel per output phase and ran
+    60x slower here (1.28 s against 0.02 s for 10 s of stereo), which dominated ``prepare``.
     """
     if orig_rate == new_rate:
         return audio
-    import torch
-    import torchaudio.functional as taf
+    from math import gcd
 
-    out = taf.resample(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)),
-                       int(orig_rate), int(new_rate))
-    return out.numpy()
+    from scipy.signal import resample_poly
+
+    common = gcd(int(orig_rate), int(new_rate))
+    out = resample_poly(np.ascontiguousarray(audio, dtype=np.float32), int(new_rate) // common,
+                        int(orig_rate) // common, axis=-1)
+    return out.astype(np.float32, copy=False)
 
 
 def to_int16(audio: np.ndarray) -> np.ndarray:
