@@ -95,8 +95,12 @@ class TrainSession(Session):
         self.world_size = context.get_world_size()
 
     def device(self) -> torch.device:
+        """The worker's GPU when it has one; the CPU when CUDA is absent, even if Ray granted
+        a GPU resource (fake-GPU nodes of ``fake_multinode`` clusters, docs/autoscaling.md)."""
         import ray.train.torch
 
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
         return ray.train.torch.get_device()
 
     def report(self, metrics: dict[str, Any], checkpoint_dir: Path | None) -> None:
