@@ -1,4 +1,4 @@
-"""``avsep cluster local``: start, inspect and stop a head + N workers on one machine.
+"""``avsep cluster local``: start, inspect, preempt and stop a head + N workers on one machine.
 
 Layout: bridge ``avb-<name>`` at ``<subnet>.1`` in the root namespace; the head at
 ``<subnet>.10`` and worker *i* at ``<subnet>.(10+i)``, each in namespace ``avsep-<name>-<node>``.
@@ -7,6 +7,9 @@ folder bound over ``/tmp/ray`` and ``HOME`` set to the node's private home, so e
 its own Ray session folder and auth token copy. The state (addresses, namespaces, links,
 folders) is written to ``<state>/cluster.json``; ``down`` reads it, kills every process inside
 those namespaces (only what the cluster started) and removes the namespaces, veths and bridge.
+The head serves the dashboard and job API (``ray job submit``) on ``<head>:8265``;
+:func:`kill_node` preempts a worker (SIGKILL to every process in its namespace) as a spot
+reclaim would.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 from avsep.cluster import netns
 
 RAY_PORT = 6379
+DASHBOARD_PORT = 8265
 MLFLOW_PORT = 5000
 OBJECT_STORE_BYTES = 100_000_000
 
@@ -66,6 +70,11 @@ class ClusterState:
         return f"http://{self.head.address}:{MLFLOW_PORT}"
 
     @property
+    def dashboard_address(self) -> str:
+        """The head's dashboard / job API (``ray job submit --address``)."""
+        return f"http://{self.head.address}:{DASHBOARD_PORT}"
+
+    @property
     def token_path(self) -> str:
         return str(Path(self.head.folder) / "home" / ".ray" / "auth_token")
 
@@ -74,6 +83,19 @@ class ClusterState:
         return {"RAY_ADDRESS": self.ray_address, "RAY_AUTH_MODE": "token",
                 "MLFLOW_TRACKING_URI": self.mlflow_uri, "AVSEP_STORAGE": self.storage,
                 "RAY_CHDIR_TO_TRIAL_DIR": "0"}
+
+    def job_env(self) -> dict[str, str]:
+        """What ``ray job submit`` needs from the machine's own namespace (no Ray node there):
+        the head's job API and its token by path."""
+        return {"RAY_ADDRESS": self.dashboard_address, "RAY_AUTH_MODE": "token",
+                "RAY_AUTH_TOKEN_PATH": self.token_path}
+
+    def node(self, name: str) -> Node:
+        """The node called ``name`` (head, w1, w2, ...)."""
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise ClusterError(f"node {name!r}: use one of {', '.join(n.name for n in self.nodes)}")
 
     def save(self) -> None:
         path = Path(self.state_dir) / "cluster.json"
@@ -122,11 +144,17 @@ def node_command(state: ClusterState, node: Node, command: list[str]) -> list[st
 def node_env(state: ClusterState, node: Node, extra: dict[str, str] | None = None
              ) -> dict[str, str]:
     env = dict(os.environ)
-    for key in ("RAY_ADDRESS", "MLFLOW_TRACKING_URI"):
+    for key in ("RAY_ADDRESS", "MLFLOW_TRACKING_URI", "RAY_AUTH_TOKEN_PATH"):
         env.pop(key, None)
     venv_bin = str(Path(sys.executable).parent)
+    # every node shares the machine's hostname, which resolves to 127.0.0.1 or the machine's
+    # own address: Gloo (DDP on CPU) would advertise that to its peers (seen: "connectFullMesh
+    # failed ... remote=[127.0.0.1]"), so it is told the node's interface; RAY_ADDRESS keeps
+    # any ray.init() inside a node (Train's helpers) on this cluster, not another one
+    # found by scanning the machine's processes
     env.update({"HOME": str(Path(node.folder) / "home"), "RAY_AUTH_MODE": "token",
                 "RAY_CHDIR_TO_TRIAL_DIR": "0", "RAY_USAGE_STATS_ENABLED": "0",
+                "GLOO_SOCKET_IFNAME": "eth0", "RAY_ADDRESS": state.ray_address,
                 "PATH": f"{venv_bin}:{env.get('PATH', '')}"})
     env.update(extra or {})
     return env
@@ -172,14 +200,17 @@ def _mlflow_healthy(uri: str) -> bool:
 
 
 def alive_nodes(state: ClusterState) -> list[str]:
-    """Addresses of the Ray nodes the head's GCS reports alive (``ray status`` in the head)."""
-    command = node_command(state, state.head, ["ray", "status", "--address", state.ray_address])
-    done = subprocess.run(command, env=node_env(state, state.head), capture_output=True,
-                          text=True, timeout=120)
-    # ``ray status`` lists "Active:" node ids, not addresses; count them and map by count
-    active = done.stdout.split("Active:", 1)[-1].split("Pending:", 1)[0]
-    count = sum(1 for line in active.splitlines() if "node_" in line)
-    return [n.address for n in state.nodes[:count]]
+    """Addresses of the Ray nodes the head reports alive (the dashboard's state API, with the
+    head's token); [] while the head or its dashboard is not up."""
+    try:
+        token = Path(state.token_path).read_text().strip()
+        request = urllib.request.Request(f"{state.dashboard_address}/api/v0/nodes?limit=1000",
+                                         headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310
+            nodes = json.loads(reply.read())["data"]["result"]["result"]
+    except (OSError, ValueError, KeyError):
+        return []
+    return sorted(n["node_ip"] for n in nodes if n.get("state") == "ALIVE")
 
 
 def up(state: ClusterState, num_gpus: int = 0, timeout_s: float = 300.0) -> ClusterState:
@@ -213,7 +244,8 @@ def up(state: ClusterState, num_gpus: int = 0, timeout_s: float = 300.0) -> Clus
                                  "--num-gpus", str(int(num_gpus)),
                                  "--object-store-memory", str(OBJECT_STORE_BYTES),
                                  "--disable-usage-stats"], "ray.log")
-        _wait(f"{len(state.nodes)} Ray nodes", lambda: len(alive_nodes(state)) == len(state.nodes),
+        everyone = sorted(n.address for n in state.nodes)
+        _wait(f"{len(state.nodes)} Ray nodes", lambda: alive_nodes(state) == everyone,
               timeout_s, Path(state.nodes[-1].folder) / "ray.log")
     except BaseException:
         down(state)
@@ -229,14 +261,21 @@ def _start_head(state: ClusterState, timeout_s: float) -> None:
                           env=node_env(state, head), capture_output=True, text=True)
     if done.returncode != 0 or not Path(state.token_path).exists():
         raise ClusterError(f"`ray get-auth-token --generate` failed in the head: {done.stderr}")
+    from avsep.platform.tune import DRIVER_RESOURCE
+
+    # no CPU: no trial lands on the head; DRIVER_RESOURCE: the drivers of DDP trials (and their
+    # Train controllers) do, as on cluster.yaml's on-demand head, where no preemption takes them
     proc = _spawn(state, head, ["ray", "start", "--head", "--block",
                                 "--node-ip-address", head.address, "--port", str(RAY_PORT),
-                         "--num-cpus", "0",
+                         "--num-cpus", "0", "--resources", json.dumps({DRIVER_RESOURCE: 1000}),
                          "--object-store-memory", str(OBJECT_STORE_BYTES),
-                         "--include-dashboard=false", "--disable-usage-stats"], "ray.log")
+                         "--include-dashboard=true", "--dashboard-host", head.address,
+                         "--dashboard-port", str(DASHBOARD_PORT),
+                         "--disable-usage-stats"], "ray.log")
     log = Path(head.folder) / "ray.log"
     _wait("Ray head", lambda: _port_open(head.address, RAY_PORT) and
-          Path(state.token_path).exists(), timeout_s, log, proc)
+          _port_open(head.address, DASHBOARD_PORT) and Path(state.token_path).exists(),
+          timeout_s, log, proc)
     store = Path(head.folder) / "mlflow"
     proc = _spawn(state, head, ["mlflow", "server", "--host", head.address,
                                 "--port", str(MLFLOW_PORT),
@@ -256,7 +295,9 @@ def status(state: ClusterState) -> dict:
                       "processes": len(netns.namespace_pids(n.namespace))
                       if n.namespace in present else 0} for n in state.nodes}
     alive = alive_nodes(state) if state.head.namespace in present else []
-    return {"nodes": nodes, "ray_nodes_alive": len(alive),
+    for node in state.nodes:
+        nodes[node.name]["ray_alive"] = node.address in alive
+    return {"nodes": nodes, "ray_nodes_alive": len(alive), "dashboard": state.dashboard_address,
             "mlflow_healthy": _mlflow_healthy(state.mlflow_uri), **state.driver_env(),
             "token": state.token_path}
 
@@ -287,14 +328,48 @@ def down(state: ClusterState, grace_s: float = 10.0) -> list[int]:
     return sorted(set(signalled))
 
 
+def kill_node(state: ClusterState, node_name: str) -> list[int]:
+    """Preempt worker ``node_name`` as a spot reclaim would: SIGKILL every process inside its
+    namespace (raylet, workers, trial processes; by pid), leaving its namespace and link in
+    place. Returns the pids killed. The head cannot be killed this way."""
+    node = state.node(node_name)
+    if node is state.head:
+        raise ClusterError("the head holds the GCS, the driver and MLflow: kill a worker "
+                           f"({', '.join(n.name for n in state.nodes[1:])}) or use `down`")
+    killed: list[int] = []
+    for _ in range(5):  # a dying raylet may still fork; sweep until the namespace is empty
+        pids = netns.namespace_pids(node.namespace)
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.5)
+    return sorted(set(killed))
+
+
+def popen_in_node(state: ClusterState, node_name: str, command: list[str],
+                  env: dict[str, str] | None = None, **kwargs) -> subprocess.Popen:
+    """Start ``command`` in node ``node_name`` with the driver's environment (see
+    :func:`run_in_node`) plus ``env``, and return at once; the process's pid is the command's
+    own (``ip netns exec``, ``unshare`` and ``bash -c 'exec ...'`` each replace themselves)."""
+    node = state.node(node_name)
+    return subprocess.Popen(node_command(state, node, command),
+                            env=node_env(state, node, {**state.driver_env(), **(env or {})}),
+                            **kwargs)
+
+
 def run_in_node(state: ClusterState, node_name: str, command: list[str],
                 timeout_s: float | None = None) -> int:
     """Run ``command`` in node ``node_name`` (default the head) with the driver's environment
     (RAY_ADDRESS, token auth, MLFLOW_TRACKING_URI, AVSEP_STORAGE); return its exit code."""
-    nodes = {n.name: n for n in state.nodes}
-    if node_name not in nodes:
-        raise ClusterError(f"--node {node_name!r}: use one of {', '.join(nodes)}")
-    node = nodes[node_name]
-    done = subprocess.run(node_command(state, node, command),
-                          env=node_env(state, node, state.driver_env()), timeout=timeout_s)
-    return done.returncode
+    proc = popen_in_node(state, node_name, command)
+    try:
+        return proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise

@@ -1,4 +1,4 @@
-"""`avsep cluster local up|status|down|exec`: a real multi-node Ray cluster on this machine.
+"""`avsep cluster local up|status|down|exec|kill`: a real multi-node Ray cluster on this machine.
 
 See :mod:`avsep.cluster.local` and docs/cluster.md ("A local cluster on one machine").
 """
@@ -20,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = local.add_subparsers(dest="action", metavar="ACTION", required=True)
     for name, help_text in (("up", "start the cluster"), ("status", "show the cluster"),
                             ("down", "stop it and remove its namespaces and links"),
-                            ("exec", "run a command in a node with the driver's environment")):
+                            ("exec", "run a command in a node with the driver's environment"),
+                            ("kill", "preempt a worker node: SIGKILL its processes (by pid)")):
         action = actions.add_parser(name, help=help_text)
         action.add_argument("--state", default=DEFAULT_STATE,
                             help=f"folder of the cluster's state and node folders "
@@ -36,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                 help="private /24 of the bridge (first three octets)")
             action.add_argument("--timeout", type=float, default=300.0,
                                 help="seconds to wait for each service")
+        if name == "kill":
+            action.add_argument("node", help="worker node name: w1, w2, ...")
         if name == "exec":
             action.add_argument("--node", default="head", help="node name: head, w1, w2, ...")
             action.add_argument("cmd", nargs=argparse.REMAINDER,
@@ -55,7 +58,10 @@ def run(args: argparse.Namespace) -> int:
             local.up(state, num_gpus=args.num_gpus, timeout_s=args.timeout)
             print(json.dumps(local.status(state), indent=2))
             print("\n# a driver runs in the head's namespace:\n"
-                  f"avsep cluster local exec --state {state_dir} -- avsep tune ...")
+                  f"avsep cluster local exec --state {state_dir} -- avsep tune ...\n"
+                  "# or submit it as a Ray job from this machine:\n"
+                  + " ".join(f"{k}={v}" for k, v in state.job_env().items())
+                  + " ray job submit -- avsep tune ...")
             return 0
         state = local.ClusterState.load(state_dir)
         if args.action == "status":
@@ -65,6 +71,11 @@ def run(args: argparse.Namespace) -> int:
             pids = local.down(state)
             print(f"stopped {len(pids)} process(es); removed {len(state.nodes)} namespace(s) "
                   f"and bridge {state.bridge}")
+            return 0
+        if args.action == "kill":
+            pids = local.kill_node(state, args.node)
+            print(f"killed {len(pids)} process(es) of node {args.node} "
+                  f"({state.node(args.node).address}); `avsep cluster local down` removes it")
             return 0
         command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
         if not command:

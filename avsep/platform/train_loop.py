@@ -99,14 +99,16 @@ def forward_latency_ms(model: torch.nn.Module, batch: dict[str, torch.Tensor],
 
 
 def replica_spread(model: torch.nn.Module, device: torch.device) -> float:
-    """Max minus min over DDP workers of the parameter sum (0.0 when replicas agree)."""
+    """Largest difference between DDP workers of any single parameter value: the max over the
+    flattened parameters (P,) of (max - min over workers). 0.0 exactly when every replica holds
+    identical parameters."""
     import torch.distributed as dist
 
-    total = torch.stack([p.detach().double().sum() for p in model.parameters()]).sum()
-    high, low = total.clone().to(device), total.clone().to(device)
+    flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()]).to(device)
+    high, low = flat.clone(), flat.clone()
     dist.all_reduce(high, op=dist.ReduceOp.MAX)
     dist.all_reduce(low, op=dist.ReduceOp.MIN)
-    return float(high - low)
+    return float((high - low).abs().max())
 
 
 def _train_epoch(model: torch.nn.Module, base: Any, loader: Any, optimizer: torch.optim.Optimizer,

@@ -403,14 +403,23 @@ def run_trial(config: dict[str, Any]) -> None:
         raise result.error
 
 
+DRIVER_RESOURCE = "avsep_driver"  # custom resource of the node type preemption cannot take
+
+
 def _trainable(plan: Plan, function: Any = None) -> Any:
     import ray.tune
 
     options = plan.options
     if options.workers_per_trial <= 1:
         resources = {"cpu": options.cpus_per_worker, "gpu": options.gpus_per_trial}
-    else:  # the trial only launches a TorchTrainer, whose workers hold the resources (Tune
-        resources = {"cpu": 0.01}  # refuses an empty request, so the trial holds a sliver)
+    elif cluster_capacity().get(DRIVER_RESOURCE):
+        # the trial only launches a TorchTrainer (whose controller Ray attaches to the trial's
+        # node) and its workers hold the compute: on a cluster whose on-demand node advertises
+        # DRIVER_RESOURCE (cluster.yaml's head), both sit there, out of reach of a spot
+        # reclaim, and only the spot workers can be lost
+        resources = {"cpu": 0, DRIVER_RESOURCE: 1}
+    else:  # Tune refuses an empty request, so the trial holds a sliver of a CPU
+        resources = {"cpu": 0.01}
     return ray.tune.with_resources(function or run_trial, resources)
 
 

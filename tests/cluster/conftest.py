@@ -1,15 +1,26 @@
-"""A local 2-worker cluster (network namespaces, root only) shared by the module's tests.
+"""One local 2-worker cluster (network namespaces, root only) shared by every test of this
+package, and a tiny ``av_singing`` cache on its shared storage.
 
-Skips with the reason when namespaces are not permitted. Teardown runs ``down`` even when a
-test fails, so no process, namespace or link is left behind.
+The cluster is package-scoped (``tests/cluster/__init__.py`` makes this folder a package): it
+starts before the first test that asks for it and is stopped after the last test of the
+package, so the rest of the suite never runs beside it. Tests run in module order, and the
+node-kill test is the last test of the last module that uses the cluster
+(``test_survival.py``), so no later test meets a dead node. Skips with the reason when
+namespaces are not permitted. Teardown runs ``down`` even when a test fails, so no process,
+namespace or link is left behind.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+TINY_CONFIG = ("data: {train_length: 8, val_length: 4}\ntrain: {batch_size: 4}\n"
+               "eval: {examples: 1}\n")
 
-@pytest.fixture(scope="module")
+
+@pytest.fixture(scope="package")
 def local_cluster(tmp_path_factory):
     from avsep.cluster import local, netns
 
@@ -23,3 +34,15 @@ def local_cluster(tmp_path_factory):
         yield state
     finally:
         local.down(state)
+
+
+@pytest.fixture(scope="package")
+def cluster_data(local_cluster) -> tuple[Path, Path]:
+    """(cache, base config) on the cluster's shared storage: the platform tests' tiny cache
+    and a config with 8 training / 4 validation items."""
+    from tests.platform.conftest import write_tiny_cache
+
+    storage = Path(local_cluster.storage)
+    config = storage / "tiny.yaml"
+    config.write_text(TINY_CONFIG)
+    return write_tiny_cache(storage / "cache"), config

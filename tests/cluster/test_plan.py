@@ -41,3 +41,48 @@ def test_bad_inputs_name_the_flag(tmp_path, name, workers, subnet, flag):
 def test_load_without_cluster_names_the_up_command(tmp_path):
     with pytest.raises(ClusterError, match="avsep cluster local up"):
         ClusterState.load(tmp_path)
+
+
+def test_cluster_yaml_head_advertises_the_ddp_driver_resource():
+    import yaml
+
+    from avsep.platform.tune import DRIVER_RESOURCE
+
+    cluster = yaml.safe_load((Path(__file__).resolve().parents[2] / "cluster.yaml").read_text())
+    types = cluster["available_node_types"]
+    head = types[cluster["head_node_type"]]
+    assert head["resources"]["CPU"] == 0 and head["resources"][DRIVER_RESOURCE] >= 1
+    assert "InstanceMarketOptions" not in head["node_config"]  # on-demand
+    for name, spec in types.items():  # the spot types never advertise it
+        if spec["node_config"].get("InstanceMarketOptions", {}).get("MarketType") == "spot":
+            assert DRIVER_RESOURCE not in spec.get("resources", {}), name
+
+
+@pytest.mark.parametrize(("capacity", "bundle"), [
+    ({"CPU": 2.0, "avsep_driver": 1000.0}, {"avsep_driver": 1.0}),  # pinned to that node
+    ({"CPU": 2.0}, {"CPU": 0.01})])  # plain Ray: a sliver of a CPU anywhere
+def test_ddp_trial_driver_is_pinned_where_the_cluster_has_the_resource(monkeypatch, capacity,
+                                                                       bundle):
+    from types import SimpleNamespace
+
+    from avsep.platform import tune
+
+    monkeypatch.setattr(tune, "cluster_capacity", lambda: capacity)
+    plan = SimpleNamespace(options=tune.SearchOptions(space="zoo", workers_per_trial=2))
+    assert tune._trainable(plan, lambda config: None)._resources.bundles == [bundle]
+    one = SimpleNamespace(options=tune.SearchOptions(space="zoo", gpus_per_trial=1))
+    # a single-worker trial trains in its own process: it goes where the GPU is, never pinned
+    assert tune._trainable(one, lambda config: None)._resources.bundles == [{"CPU": 1.0,
+                                                                             "GPU": 1.0}]
+
+
+def test_kill_refuses_the_head_and_unknown_nodes(tmp_path):
+    from avsep.cluster.local import kill_node
+
+    state = plan("dev", 2, "10.231.77", tmp_path / "s", tmp_path / "t")
+    with pytest.raises(ClusterError, match="kill a worker \\(w1, w2\\)"):
+        kill_node(state, "head")
+    with pytest.raises(ClusterError, match="use one of head, w1, w2"):
+        kill_node(state, "w9")
+    assert state.job_env()["RAY_ADDRESS"] == "http://10.231.77.10:8265"
+    assert state.job_env()["RAY_AUTH_TOKEN_PATH"] == state.token_path

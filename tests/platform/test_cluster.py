@@ -35,7 +35,9 @@ def test_cluster_yaml_passes_ray_validation_after_defaults(cluster):
 def test_cluster_shape_cpu_head_autoscaling_gpu_workers(cluster):
     types = cluster["available_node_types"]
     head = types[cluster["head_node_type"]]
-    assert head["resources"] == {"CPU": 0}  # no trials on the head
+    assert head["resources"]["CPU"] == 0  # no training on the head
+    assert head["resources"]["avsep_driver"] >= 1  # DDP trials' drivers pinned to the head
+    assert "InstanceMarketOptions" not in head["node_config"]  # on-demand, not spot
     assert not head["node_config"]["InstanceType"].startswith(("g", "p"))
     workers = [t for n, t in types.items() if n != cluster["head_node_type"]]
     assert len(workers) == 1 and workers[0]["min_workers"] == 0
