@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -425,9 +426,8 @@ def _trainable(plan: Plan, function: Any = None) -> Any:
 
 def cluster_capacity() -> dict[str, float]:
     """The cluster's CPUs/GPUs: the most its autoscaling config allows when Ray knows that
-    config (as Ray Train does), else what exists now."""
-    import sys
-
+    config (as Ray Train does, or from ``~/ray_bootstrap_config.yaml`` on a ``ray up``
+    head), else what exists now."""
     import ray
 
     total = dict(ray.cluster_resources())
@@ -437,11 +437,40 @@ def cluster_capacity() -> dict[str, float]:
         most = state.get_max_resources_from_cluster_config() or {}
     except Exception:  # noqa: BLE001 - no autoscaler config (local Ray, older Ray)
         most = {}
+    bootstrap = Path.home() / "ray_bootstrap_config.yaml"
+    if not most and bootstrap.is_file():  # `ray up`'s v1 autoscaler keeps it off the GCS
+        import yaml
+
+        most = max_resources_of_config(yaml.safe_load(bootstrap.read_text()) or {})
     for key in ("CPU", "GPU"):
         value = most.get(key)
         if value and value < sys.maxsize:
             total[key] = max(total.get(key, 0), float(value))
     return total
+
+
+def max_resources_of_config(config: dict[str, Any]) -> dict[str, float]:
+    """CPUs/GPUs of an autoscaling cluster config (``cluster.yaml`` shape) at its maximum
+    size, an upper bound: the head's resources plus each worker type's times its
+    ``max_workers``, capped by the global ``max_workers``. Types without ``resources`` count
+    as 0 (the autoscaler fills those from the instance type, which this cannot know)."""
+    types = config.get("available_node_types") or {}
+    head = config.get("head_node_type")
+    budget = int(config.get("max_workers", sys.maxsize))
+    total: dict[str, float] = {}
+
+    def add(resources: dict[str, Any], count: int) -> None:
+        for key in ("CPU", "GPU"):
+            total[key] = total.get(key, 0.0) + float(resources.get(key, 0)) * count
+
+    for name, spec in types.items():
+        resources = spec.get("resources") or {}
+        if name == head:
+            add(resources, 1)
+            continue
+        count = min(int(spec.get("max_workers", budget)), budget)
+        add(resources, count)
+    return {k: v for k, v in total.items() if v > 0}
 
 
 def concurrency(plan: Plan) -> int:

@@ -53,3 +53,22 @@ def test_schema_rejects_a_broken_config(cluster):
     broken["available_node_types"]["gpu_worker"]["min_workers"] = "zero"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, SCHEMA)
+
+
+def test_max_resources_of_cluster_yaml_counts_the_autoscaling_maximum():
+    """`ray up`'s v1 autoscaler keeps its config in ~/ray_bootstrap_config.yaml, not the GCS:
+    the default concurrency reads the maximum from it (head + each type x max_workers)."""
+    import yaml
+
+    from avsep.platform.tune import max_resources_of_config
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[2] / "cluster.yaml").read_text())
+    head = config["head_node_type"]
+    config["available_node_types"][head]["resources"] = {"CPU": 0}
+    for name, spec in config["available_node_types"].items():
+        if name != head:
+            spec["resources"] = {"CPU": 4, "GPU": 1}
+            spec["max_workers"] = 3
+    config["max_workers"] = 2  # the global cap wins over the type's 3
+    workers = len(config["available_node_types"]) - 1
+    assert max_resources_of_config(config) == {"CPU": 8.0 * workers, "GPU": 2.0 * workers}
