@@ -93,9 +93,14 @@ def measure(args: argparse.Namespace, seconds: float) -> dict[str, object]:
         "speedup_cpu_time": c_ref / c_ours,
         "load_average_1min": os.getloadavg()[0],
         "goal_met": t_ref / t_ours >= GOAL_SPEEDUP,
+        # on a loaded machine the wall ratio follows the neighbours' load while each side
+        # runs; the CPU-time ratio (both sides' own work) is the steadier figure
+        "goal_met_cpu_time": c_ref / c_ours >= GOAL_SPEEDUP,
     }
     print(f"  goal >= {GOAL_SPEEDUP:g}x museval at {seconds:g} s: "
-          f"{'met' if figures['goal_met'] else 'NOT met'} ({t_ref / t_ours:.1f}x wall)")
+          f"{'met' if figures['goal_met'] else 'NOT met'} ({t_ref / t_ours:.1f}x wall), "
+          f"{'met' if figures['goal_met_cpu_time'] else 'NOT met'} "
+          f"({c_ref / c_ours:.1f}x CPU time)")
     for name in ("sdr", "isr", "sir", "sar"):
         a, b = ref[name], ours[name]  # type: ignore[index]
         same_nan = bool(np.array_equal(np.isnan(a), np.isnan(b)))

@@ -261,12 +261,12 @@ def main() -> None:
     try:
         for name in args.zoo_models.split(","):
             figures[name] = measure_model(name, args, audio)
+            save(args.out, figures)  # after every model: a long run keeps what it measured
     finally:
         from ray import serve
 
         serve.shutdown()
         ray.shutdown()
-    save(args.out, figures)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 Same random problem for both (complex128 mixture STFT, non-negative magnitudes, 4 sources,
 4096-point STFT bins, ``--frames`` frames), mono and stereo, 1 EM iteration (open-unmix's
-default) and 2. Each side runs ``--repeats`` times, interleaved, and the best wall time is
-kept (the machine may be shared: the load average is saved beside the figures). Prints and
+default) and 2. Each side runs ``--repeats`` times, interleaved, and the best wall time and
+the best process CPU time are kept (the machine may be shared: the load average is saved
+beside the figures; on a loaded machine the CPU-time ratio is the steadier one). Prints and
 saves ``results/wiener_speed[_TAG].json`` with the speed ratio, the goal (stereo at least
 as fast as norbert) met or not, and the largest relative difference to norbert.
 
@@ -51,23 +52,35 @@ def main() -> int:
         v = np.abs(rng.standard_normal((*shape, args.sources))) * 10
         for iterations in (1, 2):
             best = {"norbert": float("inf"), "avsep": float("inf")}
+            cpu = dict(best)
             for _ in range(args.repeats):
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 ref = norbert.wiener(v.copy(), x.copy(), iterations, use_softmask=False)
                 best["norbert"] = min(best["norbert"], time.perf_counter() - start)
-                start = time.perf_counter()
+                cpu["norbert"] = min(cpu["norbert"], time.process_time() - start_cpu)
+                start, start_cpu = time.perf_counter(), time.process_time()
                 ours = wiener(torch.from_numpy(v), torch.from_numpy(x), iterations).numpy()
                 best["avsep"] = min(best["avsep"], time.perf_counter() - start)
+                cpu["avsep"] = min(cpu["avsep"], time.process_time() - start_cpu)
             error = float(np.abs(ours - ref).max() / np.abs(ref).max())
             ratio = best["norbert"] / best["avsep"]
+            cpu_ratio = cpu["norbert"] / cpu["avsep"]
             name = f"{'stereo' if channels == 2 else 'mono'}_iter{iterations}"
             figures["cases"][name] = {"norbert_s": best["norbert"], "avsep_s": best["avsep"],
-                                      "speedup": ratio, "max_relative_difference": error}
+                                      "speedup": ratio, "norbert_cpu_s": cpu["norbert"],
+                                      "avsep_cpu_s": cpu["avsep"], "speedup_cpu_time": cpu_ratio,
+                                      "max_relative_difference": error}
             print(f"{name:13s} norbert {best['norbert']:.3f} s  avsep {best['avsep']:.3f} s  "
-                  f"speed-up {ratio:.2f}x  max rel. diff {error:.1e}", flush=True)
+                  f"speed-up {ratio:.2f}x (CPU time {cpu_ratio:.2f}x)  "
+                  f"max rel. diff {error:.1e}", flush=True)
     stereo = [c["speedup"] for k, c in figures["cases"].items() if k.startswith("stereo")]
-    figures["goal_stereo_at_least_norbert"] = {"speedups": stereo, "met": min(stereo) >= 1.0}
-    print(f"goal stereo >= norbert: {'met' if min(stereo) >= 1.0 else 'NOT met'} ({stereo})")
+    stereo_cpu = [c["speedup_cpu_time"] for k, c in figures["cases"].items()
+                  if k.startswith("stereo")]
+    figures["goal_stereo_at_least_norbert"] = {
+        "speedups": stereo, "met": min(stereo) >= 1.0,
+        "speedups_cpu_time": stereo_cpu, "met_cpu_time": min(stereo_cpu) >= 1.0}
+    print(f"goal stereo >= norbert: {'met' if min(stereo) >= 1.0 else 'NOT met'} ({stereo}); "
+          f"CPU time: {'met' if min(stereo_cpu) >= 1.0 else 'NOT met'} ({stereo_cpu})")
     save("wiener_speed" + (f"_{args.tag}" if args.tag else ""), figures)
     return 0
 

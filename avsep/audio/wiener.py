@@ -33,6 +33,7 @@ import math
 import torch
 
 from avsep.audio._checks import describe, require_positive_int, require_tensor
+from avsep.audio.threads import one_torch_thread
 
 _TARGETS = "(..., frames, bins, channels, sources)"
 _MIX = "(..., frames, bins, channels)"
@@ -107,48 +108,78 @@ def _em_mono(y: torch.Tensor, x: torch.Tensor, iterations: int, eps: float) -> t
     return y
 
 
-def _em_stereo(y: torch.Tensor, x: torch.Tensor, iterations: int, eps: float) -> torch.Tensor:
+# Frames per pass of the stereo EM: ~64k elements per (..., frames, F, S) slice keeps every
+# temporary in cache (measured on one core, 300 frames x 2049 bins x 4 sources: 64k 0.20 s /
+# 0.25 s for 1 / 2 iterations against 0.28 s / 0.43 s for whole-array passes; norbert 0.32 s /
+# 0.56 s).
+_STEREO_CHUNK_ELEMENTS = 1 << 16
+
+
+def _em_stereo(gain: torch.Tensor, factor: torch.Tensor, x: torch.Tensor, iterations: int,
+               eps: float, out_scale: torch.Tensor) -> torch.Tensor:
     """EM for two channels, the steps of :func:`_em` written out per matrix entry in reals.
+
+    Starts from the estimates ``gain * factor`` (gain (..., N, F, {1, 2}, S) real, factor
+    (..., N, F, 2) complex), never built as a complex tensor, and returns the refined
+    estimates times ``out_scale`` (..., 1, 1, 1), complex (..., N, F, 2, S).
 
     The covariances are Hermitian 2x2 (real diagonal, conjugate off-diagonal entries) and
     the mixture covariance is inverted in closed form with norbert's formula (the
     determinant ``c00 c11 - |c01|^2`` is real). Real and imaginary parts are separate real
     tensors (..., N, F, S): torch's complex element-wise and einsum kernels on CPU were
     slower than norbert's numpy. The same numbers as :func:`_em` up to rounding.
-    """
-    xr, xi = x.real.unsqueeze(-1), x.imag.unsqueeze(-1)  # (..., N, F, C, 1)
-    x0r, x1r, x0i, x1i = xr[..., 0, :], xr[..., 1, :], xi[..., 0, :], xi[..., 1, :]
-    yr, yi = y.real, y.imag
-    y0r, y1r, y0i, y1i = yr[..., 0, :], yr[..., 1, :], yi[..., 0, :], yi[..., 1, :]
-    ridge = math.sqrt(eps)
 
-    def over_time(z: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        return z.sum(dim=-3, keepdim=True) / weight
+    Each iteration makes two passes over the frames in cache-sized slices: the first sums
+    the spatial statistics over time, the second filters every slice in place.
+    """
+    ridge = math.sqrt(eps)
+    gain = gain.expand(*x.shape, gain.shape[-1])
+    # (4, ..., N, F, S): y0 real, y1 real, y0 imaginary, y1 imaginary
+    ys = gain.new_empty((4, *gain.shape[:-2], gain.shape[-1]))
+    for row, (part, channel) in enumerate(((factor.real, 0), (factor.real, 1),
+                                           (factor.imag, 0), (factor.imag, 1))):
+        torch.mul(gain[..., channel, :], part[..., channel, None], out=ys[row])
+    xs = torch.stack([x.real[..., 0], x.real[..., 1], x.imag[..., 0],
+                      x.imag[..., 1]]).unsqueeze(-1)  # (4, ..., N, F, 1)
+    frames = ys.shape[-3]
+    step = max(1, _STEREO_CHUNK_ELEMENTS // max(1, ys[0, ..., 0, :, :].numel()))
+    spans = [slice(t, min(frames, t + step)) for t in range(0, frames, step)]
 
     def over_sources(psd: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
         return (psd * r).sum(dim=-1, keepdim=True)
 
     for _ in range(iterations):
-        p0 = y0r * y0r + y0i * y0i
-        p1 = y1r * y1r + y1i * y1i
-        psd = (p0 + p1) / 2  # (..., N, F, S)
-        weight = eps + psd.sum(dim=-3, keepdim=True)  # (..., 1, F, S)
-        r00, r11 = over_time(p0, weight), over_time(p1, weight)
-        r01r = over_time(y0r * y1r + y0i * y1i, weight)  # R01 = sum_t y0 conj(y1) / w
-        r01i = over_time(y0i * y1r - y0r * y1i, weight)
-        c00 = over_sources(psd, r00) + ridge  # (..., N, F, 1)
-        c11 = over_sources(psd, r11) + ridge
-        c01r, c01i = over_sources(psd, r01r), over_sources(psd, r01i)
-        inv_det = 1.0 / (c00 * c11 - (c01r * c01r + c01i * c01i))
-        i0r = (c11 * x0r - (c01r * x1r - c01i * x1i)) * inv_det  # C^-1 x, entry 0
-        i0i = (c11 * x0i - (c01r * x1i + c01i * x1r)) * inv_det
-        i1r = (c00 * x1r - (c01r * x0r + c01i * x0i)) * inv_det  # entry 1
-        i1i = (c00 * x1i - (c01r * x0i - c01i * x0r)) * inv_det
-        y0r = psd * (r00 * i0r + (r01r * i1r - r01i * i1i))
-        y0i = psd * (r00 * i0i + (r01r * i1i + r01i * i1r))
-        y1r = psd * ((r01r * i0r + r01i * i0i) + r11 * i1r)
-        y1i = psd * ((r01r * i0i - r01i * i0r) + r11 * i1i)
-    return torch.complex(torch.stack([y0r, y1r], dim=-2), torch.stack([y0i, y1i], dim=-2))
+        # sum_t of |y0|^2, |y1|^2 and y0 conj(y1) (real, imaginary): (4, ..., 1, F, S)
+        stats = ys.new_zeros((4, *ys.shape[1:-3], 1, *ys.shape[-2:]))
+        for span in spans:
+            y0r, y1r, y0i, y1i = ys[..., span, :, :]
+            stats[0] += (y0r * y0r + y0i * y0i).sum(dim=-3, keepdim=True)
+            stats[1] += (y1r * y1r + y1i * y1i).sum(dim=-3, keepdim=True)
+            stats[2] += (y0r * y1r + y0i * y1i).sum(dim=-3, keepdim=True)
+            stats[3] += (y0i * y1r - y0r * y1i).sum(dim=-3, keepdim=True)
+        r00, r11, r01r, r01i = stats / (eps + (stats[0] + stats[1]) / 2)
+        for span in spans:
+            y0r, y1r, y0i, y1i = ys[..., span, :, :]
+            x0r, x1r, x0i, x1i = xs[..., span, :, :]
+            psd = (y0r * y0r + y0i * y0i + y1r * y1r + y1i * y1i) / 2  # (..., n, F, S)
+            c00 = over_sources(psd, r00) + ridge  # (..., n, F, 1)
+            c11 = over_sources(psd, r11) + ridge
+            c01r, c01i = over_sources(psd, r01r), over_sources(psd, r01i)
+            inv_det = 1.0 / (c00 * c11 - (c01r * c01r + c01i * c01i))
+            i0r = (c11 * x0r - (c01r * x1r - c01i * x1i)) * inv_det  # C^-1 x, entry 0
+            i0i = (c11 * x0i - (c01r * x1i + c01i * x1r)) * inv_det
+            i1r = (c00 * x1r - (c01r * x0r + c01i * x0i)) * inv_det  # entry 1
+            i1i = (c00 * x1i - (c01r * x0i - c01i * x0r)) * inv_det
+            y0r.copy_(psd * (r00 * i0r + (r01r * i1r - r01i * i1i)))
+            y0i.copy_(psd * (r00 * i0i + (r01r * i1i + r01i * i1r)))
+            y1r.copy_(psd * ((r01r * i0r + r01i * i0i) + r11 * i1r))
+            y1i.copy_(psd * ((r01r * i0i - r01i * i0r) + r11 * i1i))
+    ys *= out_scale
+    out = torch.empty((*ys.shape[1:-1], 2, ys.shape[-1]), dtype=x.dtype, device=x.device)
+    parts = torch.view_as_real(out)  # (..., N, F, 2, S, 2)
+    for row, (channel, component) in enumerate(((0, 0), (1, 0), (0, 1), (1, 1))):
+        parts[..., channel, :, component] = ys[row]
+    return out
 
 
 def _em(y: torch.Tensor, x: torch.Tensor, iterations: int, eps: float) -> torch.Tensor:
@@ -156,8 +187,6 @@ def _em(y: torch.Tensor, x: torch.Tensor, iterations: int, eps: float) -> torch.
     channels = x.shape[-1]
     if channels == 1:
         return _em_mono(y, x, iterations, eps)
-    if channels == 2:
-        return _em_stereo(y, x, iterations, eps)
     regularization = math.sqrt(eps) * torch.eye(channels, dtype=x.dtype, device=x.device)
     for _ in range(iterations):
         psd = _power(y).mean(dim=-2)  # (..., N, F, S)
@@ -209,7 +238,11 @@ def wiener(
     if softmask:
         factor = x_scaled
     else:
-        gain = gain / scale.unsqueeze(-1)
+        factor = factor / scale
+    differentiable = torch.is_grad_enabled() and (gain.requires_grad or x.requires_grad)
+    if x.shape[-1] == 2 and not differentiable:  # in place: no autograd through it
+        with one_torch_thread(x.device):  # many small passes: see avsep.audio.threads
+            return _em_stereo(gain, factor, x_scaled, iterations, eps, scale)
     y = (gain * factor.unsqueeze(-1)).expand(*x.shape, v.shape[-1])
     y = _em(y, x_scaled, iterations, eps)
     return y * scale.unsqueeze(-1)

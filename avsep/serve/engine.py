@@ -8,6 +8,7 @@ any list of items — from one request or many — through the model in one batc
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,18 @@ def _has_onnxruntime() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("onnxruntime") is not None
+
+
+@functools.lru_cache(maxsize=8)
+def _resampler(orig: int, new: int) -> torchaudio.transforms.Resample:
+    return torchaudio.transforms.Resample(orig, new, dtype=torch.float32)
+
+
+def resample(audio: torch.Tensor, orig: int, new: int) -> torch.Tensor:
+    """``torchaudio.functional.resample`` of float32 (..., L) audio, the same numbers, with the
+    sinc kernel built once per rate pair: building it was 0.15 s of a 5 s upload's 0.23 s of
+    resampling (44.1 -> 32 kHz and back, measured)."""
+    return _resampler(int(orig), int(new))(audio)
 
 
 @dataclass
@@ -190,7 +203,7 @@ class Separator:
             raise BadRequest(400, f"audio must be (channels, samples), got {tuple(audio.shape)}")
         names = self.stem_names(request.labels)
         if request.rate != self.rate:
-            audio = torchaudio.functional.resample(audio, request.rate, self.rate)
+            audio = resample(audio, request.rate, self.rate)
         channels, length = audio.shape
         model_channels = self.spec.channels
         if model_channels > 1 and channels not in (1, model_channels):
@@ -269,7 +282,7 @@ class Separator:
             stacked = stacked.mean(2, keepdim=True)
         stems = merge(stacked, jobs.plan)  # (S, C, L_model)
         if jobs.rate != self.rate:
-            stems = torchaudio.functional.resample(stems, self.rate, jobs.rate)
+            stems = resample(stems, self.rate, jobs.rate)
         stems = F.pad(stems, (0, max(0, jobs.length - stems.shape[-1])))[..., : jobs.length]
         return dict(zip(jobs.names, stems.numpy().astype(np.float32), strict=True))
 
