@@ -26,6 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-length", type=int, default=256,
                         help="training mixtures per epoch")
     parser.add_argument("--test-items", type=int, default=8, help="test excerpts per seed")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="learning rate for every arm instead of its paper point's (the "
+                             "papers' rates suit their model sizes and schedules; tiny presets "
+                             "trained for minutes need a larger one, e.g. 1e-3)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="batch size for every arm instead of its paper point's")
     parser.add_argument("--minutes", type=float, default=4.0,
                         help="length of the synthetic corpus written when no --root is given")
     add_mlflow(parser)
@@ -44,12 +50,19 @@ def _run(args: argparse.Namespace) -> int:
     if min(args.epochs, args.seeds, args.test_items, args.train_length) < 1:
         print("avsep reproduce: --epochs, --seeds, --test-items and --train-length must be >= 1")
         return 2
+    if (args.lr is not None and args.lr <= 0) or (args.batch_size is not None
+                                                   and args.batch_size < 1):
+        print("avsep reproduce: --lr must be > 0 and --batch-size >= 1")
+        return 2
+    overrides = {k: v for k, v in (("lr", args.lr), ("batch_size", args.batch_size))
+                 if v is not None}
     out = (args.out or settings.home() / "reproduce" / args.paper).expanduser().resolve()
     options = ReproduceOptions(
         paper=args.paper, out=out, preset=args.preset, epochs=args.epochs, seeds=args.seeds,
         layout=args.layout, root=args.root.expanduser().resolve() if args.root else None,
         train_length=args.train_length, test_items=args.test_items,
-        mlflow_uri=resolve_tracking_uri(args.mlflow_uri, out), minutes=args.minutes)
+        mlflow_uri=resolve_tracking_uri(args.mlflow_uri, out), minutes=args.minutes,
+        train_overrides=overrides)
     result = run(get(args.paper), options)
     print(result.report.read_text() if result.report else "no report")
     print(f"report: {result.report}")

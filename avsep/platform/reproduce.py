@@ -30,6 +30,9 @@ import pandas as pd
 from avsep.studies.base import Arm, Finding, Study
 from avsep.studies.stats import Estimate, paired_difference, trend
 
+#: a paper point's ``reported`` keys for the same training scored as Case II (Swaminathan)
+CASE_II_PREFIX = "case II "
+
 
 @dataclass
 class ReproduceOptions:
@@ -47,6 +50,9 @@ class ReproduceOptions:
     test_items: int = 8
     mlflow_uri: str | None = None
     minutes: float = 4.0  # length of the synthetic corpus (more minutes: more test items)
+    #: training values applied to every arm over its paper point's (``--lr``, ``--batch-size``):
+    #: a paper's own lr suits its model size and schedule, not a tiny preset trained for minutes
+    train_overrides: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -94,7 +100,12 @@ def paper_figures(arm: Arm) -> dict[str, float]:
         return {}
     for point in get(arm.space).paper_points:
         if point.label == arm.paper_point:
-            return dict(point.reported)
+            reported = dict(point.reported)
+            if arm.evaluation.get("activity_source") == "detector":  # Case II: Table V's keys
+                case2 = {k.removeprefix(CASE_II_PREFIX): v for k, v in reported.items()
+                         if k.startswith(CASE_II_PREFIX)}
+                return case2 or reported
+            return {k: v for k, v in reported.items() if not k.startswith(CASE_II_PREFIX)}
     return {}
 
 
@@ -104,6 +115,7 @@ def check_study(study: Study) -> None:
 
     from avsep.search_spaces import get
 
+    stage_of = {key: number for number, keys in enumerate(study.stages) for key in keys}
     for arm in study.arms:
         params = arm_params(arm)
         try:
@@ -111,6 +123,16 @@ def check_study(study: Study) -> None:
         except ValueError as err:
             raise ValueError(f"study {study.key}, arm {arm.key}: the parameters {params} do not "
                              f"fit space {arm.space!r}: {err}") from None
+        for name in HELPER_KEYS:
+            helper = arm.evaluation.get(name)
+            if helper is None:
+                continue
+            study.arm(helper)  # raises, listing the arms, when it names none
+            if stage_of.get(helper, len(study.stages)) >= stage_of.get(arm.key,
+                                                                        len(study.stages)):
+                raise ValueError(f"study {study.key}, arm {arm.key}: its {name} (arm {helper}) "
+                                 "must be trained in an earlier stage; list it in Study.stages "
+                                 "before this arm")
 
 
 # ----------------------------------------------------------------------------- data
@@ -140,7 +162,7 @@ def prepare_data(study: Study, options: ReproduceOptions) -> Path:
 
 
 # ----------------------------------------------------------------------------- training
-def _trained_runs(results: Any, arms: list[Arm]) -> dict[str, str]:
+def _trained_runs(results: Any, arms: list[Arm], options: ReproduceOptions) -> dict[str, str]:
     """training key -> MLflow run id of the trial that trained it."""
     found: dict[str, str] = {}
     for result in results:
@@ -149,7 +171,7 @@ def _trained_runs(results: Any, arms: list[Arm]) -> dict[str, str]:
         if not run_id or result.error:
             continue
         for arm in arms:
-            params = arm_params(arm)
+            params = {**arm_params(arm), **options.train_overrides}
             if all(config.get(k) == v for k, v in params.items()):
                 found.setdefault(training_key(arm), run_id)
     return found
@@ -164,7 +186,8 @@ def train_stage(study: Study, arms: list[Arm], cache: Path, seed: int,
     trained: dict[str, str] = {}
     for space in sorted(spaces):
         group = [a for a in arms if a.space == space]
-        points = list({training_key(a): arm_params(a) for a in group}.values())
+        points = list({training_key(a): {**arm_params(a), **options.train_overrides}
+                       for a in group}.values())
         name = f"reproduce-{study.key}-{space}-stage{stage}-seed{seed}"
         config = options.out / "configs" / f"{name}.json"
         config.parent.mkdir(parents=True, exist_ok=True)
@@ -183,30 +206,56 @@ def train_stage(study: Study, arms: list[Arm], cache: Path, seed: int,
         parent = tune.parent_run(plan)
         results = tune.build_tuner(plan, parent).fit()
         tune.finish(plan, results, parent_run_id=parent)
-        trained.update(_trained_runs(results, group))
+        trained.update(_trained_runs(results, group, options))
     return trained
 
 
 # ----------------------------------------------------------------------------- scoring
-def _score_separation(model: Any, cache: Path, arm: Arm, options: ReproduceOptions
-                      ) -> pd.DataFrame:
+#: a scorer: (model, cache, arm, options, helpers) -> rows; ``helpers`` are the loaded models of
+#: the earlier arms the arm's evaluation names (e.g. Case II's detector), by evaluation key
+Scorer = Callable[[Any, Path, Arm, ReproduceOptions, dict[str, Any]], pd.DataFrame]
+
+#: evaluation keys whose value is the key of an earlier arm whose model the scoring uses
+HELPER_KEYS = ("detector",)
+
+
+def _test_dataset(model: Any, cache: Path, options: dict[str, Any]) -> Any:
     from avsep.data.datasets import make_dataset
     from avsep.platform.data import model_dataset_options, resolve_cache
+
+    cache_path = resolve_cache(cache, model.spec, ("test",))
+    return make_dataset(model.data_kind, cache_path, model.spec, "test",
+                        **model_dataset_options(model, options))
+
+
+def _score_separation(model: Any, cache: Path, arm: Arm, options: ReproduceOptions,
+                      helpers: dict[str, Any]) -> pd.DataFrame:
+    """Separation metrics on the test split; with ``evaluation["activity_source"]`` (an
+    ``avsep eval --activity-source`` value) the attribute-aware separator infers with that
+    activity (``detector``: the helper detector's P(vocal), Swaminathan's Case II)."""
+    from avsep.platform.eval_activity import check_activity_model, parse_activity_source
     from avsep.platform.eval_chunks import scoring_set_options
     from avsep.platform.evaluate import evaluate
 
     evaluation = dict(arm.evaluation)
-    cache_path = resolve_cache(cache, model.spec, ("test",))
-    dataset_opts = model_dataset_options(
-        model, {**scoring_set_options(model), **evaluation.get("dataset", {})})
-    dataset = make_dataset(model.data_kind, cache_path, model.spec, "test", **dataset_opts)
+    dataset = _test_dataset(model, cache,
+                            {**scoring_set_options(model), **evaluation.get("dataset", {})})
+    activities = ()
+    detector = helpers.get("detector")
+    if "activity_source" in evaluation:
+        source = parse_activity_source(str(evaluation["activity_source"]))
+        check_activity_model(model, source, detector)
+        activities = (source,)
     rows = evaluate(model, dataset, int(evaluation.get("wiener", 0)), ablations=False,
-                    max_items=options.test_items)
+                    max_items=options.test_items, activities=activities, detector=detector)
+    if activities:  # one activity source: its system is this arm's model
+        rows = rows.replace({"system": {f"model@{activities[0].label}": "model"}})
     # absent instrument slots carry PES only (NaN BSS Eval): findings filter by metric
     return rows[rows["system"].isin(["model", "mixture"])]
 
 
-def _score_sync(model: Any, cache: Path, arm: Arm, options: ReproduceOptions) -> pd.DataFrame:
+def _score_sync(model: Any, cache: Path, arm: Arm, options: ReproduceOptions,
+                helpers: dict[str, Any]) -> pd.DataFrame:
     from avsep.platform.data import resolve_cache
     from avsep.platform.sync_eval import evaluate_sync
 
@@ -216,22 +265,47 @@ def _score_sync(model: Any, cache: Path, arm: Arm, options: ReproduceOptions) ->
     return rows.assign(system="model")
 
 
-SCORERS: dict[str, Callable[[Any, Path, Arm, ReproduceOptions], pd.DataFrame]] = {
+def _score_vad(model: Any, cache: Path, arm: Arm, options: ReproduceOptions,
+               helpers: dict[str, Any]) -> pd.DataFrame:
+    """Frame confusion counts and accuracy of a ``vad_cnn`` per test excerpt (Table I)."""
+    from avsep.platform.eval_activity import evaluate_vad
+
+    dataset = _test_dataset(model, cache, dict(arm.evaluation.get("dataset", {})))
+    rows = evaluate_vad(model, dataset, options.test_items)
+    return rows.assign(system="model")
+
+
+SCORERS: dict[str, Scorer] = {
     "separation": _score_separation,
     "sync": _score_sync,
+    "vad": _score_vad,
 }
 
 
-def score_arm(arm: Arm, run_id: str, cache: Path, seed: int, options: ReproduceOptions
-              ) -> pd.DataFrame:
-    """The test rows of ``arm``'s model trained with ``seed`` (columns ``arm``, ``seed`` added)."""
+def score_arm(arm: Arm, run_id: str, cache: Path, seed: int, options: ReproduceOptions,
+              trained: dict[str, str] | None = None) -> pd.DataFrame:
+    """The test rows of ``arm``'s model trained with ``seed`` (columns ``arm``, ``seed`` added).
+
+    ``trained`` maps the arm keys trained so far (this seed) to their run ids; it supplies the
+    models the arm's evaluation names under :data:`HELPER_KEYS` (Case II's detector).
+    """
     from avsep.serve.loading import load_model
 
     if arm.protocol not in SCORERS:
         raise ValueError(f"arm {arm.key}: unknown protocol {arm.protocol!r}; valid choices: "
                          f"{', '.join(SCORERS)}")
+    helpers: dict[str, Any] = {}
+    for name in HELPER_KEYS:
+        key = arm.evaluation.get(name)
+        if key is None:
+            continue
+        if key not in (trained or {}):
+            raise RuntimeError(f"arm {arm.key} is scored with the {name} of arm {key}, which "
+                               "has no trained model for this seed (train it in an earlier "
+                               "stage: Study.stages)")
+        helpers[name], _ = load_model(f"runs:/{trained[key]}/model", options.mlflow_uri)
     model, _ = load_model(f"runs:/{run_id}/model", options.mlflow_uri)
-    rows = SCORERS[arm.protocol](model, cache, arm, options)
+    rows = SCORERS[arm.protocol](model, cache, arm, options, helpers)
     return rows.assign(arm=arm.key, seed=seed, run_id=run_id)
 
 
@@ -299,6 +373,29 @@ def _fmt(value: float) -> str:
     return "–" if value != value else f"{value:+.2f}"
 
 
+def detector_lines(study: Study, rows: pd.DataFrame) -> list[str]:
+    """Report lines for the ``vad`` arms: frame accuracy, F1 and per-class shares over every
+    seed and test excerpt, beside the paper's Table I figures."""
+    from avsep.platform.eval_activity import VAD_COLUMNS, vad_summary
+
+    lines: list[str] = []
+    for arm in study.arms:
+        part = rows[rows["arm"] == arm.key] if "arm" in rows else rows.iloc[0:0]
+        if arm.protocol != "vad" or part.empty or not set(VAD_COLUMNS) <= set(part):
+            continue
+        ours = vad_summary(part)
+        negatives, positives = ours["tn"] + ours["fp"], ours["fn"] + ours["tp"]
+        no_vocal = 100 * ours["tn"] / negatives if negatives else float("nan")
+        vocal = 100 * ours["tp"] / positives if positives else float("nan")
+        paper = paper_figures(arm)
+        lines += ["", f"**{arm.label}** ({arm.paper_point}): accuracy "
+                  f"{100 * ours['accuracy']:.1f} %, F1 {ours['f1']:.2f}, no-vocal frames correct "
+                  f"{no_vocal:.1f} %, vocal frames correct {vocal:.1f} % over "
+                  f"{ours['frames']} test frames; paper: "
+                  + ", ".join(f"{k} {v:g}" for k, v in paper.items())]
+    return lines
+
+
 def write_report(result: StudyResult, options: ReproduceOptions, folder: Path) -> Path:
     """``report.md``, ``findings.json`` and ``rows.csv`` of a study in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -307,7 +404,10 @@ def write_report(result: StudyResult, options: ReproduceOptions, folder: Path) -
     (folder / "findings.json").write_text(json.dumps(result.findings, indent=1, default=str))
     lines = [f"# {study.title}", "",
              f"`avsep reproduce {study.key} --preset {options.preset} --epochs {options.epochs} "
-             f"--seeds {options.seeds}` on "
+             f"--seeds {options.seeds}"
+             + "".join(f" --{k.replace('_', '-')} {v:g}"
+                       for k, v in options.train_overrides.items())
+             + "` on "
              + (f"`{options.layout}` at `{options.root}`" if options.root
                 else f"the synthetic corpus ({options.minutes} min)")
              + f"; {options.test_items} test items per seed; {result.seconds / 60:.1f} min.", "",
@@ -319,6 +419,7 @@ def write_report(result: StudyResult, options: ReproduceOptions, folder: Path) -
         low, high = row["ci95"]
         lines.append(f"| {row['claim']} | {row['paper']} | {ours} | "
                      f"[{_fmt(low)}, {_fmt(high)}] | {row['n']} | {row['verdict']} |")
+    lines += detector_lines(study, result.rows)
     if study.notes:
         lines += ["", study.notes]
     path = folder / "report.md"
@@ -383,7 +484,7 @@ def run(study: Study, options: ReproduceOptions) -> StudyResult:
                     _log(f"seed {seed}: arm {arm.key} has no trained model (its trial failed)")
                     continue
                 _log(f"seed {seed}: scoring arm {arm.key}")
-                frames.append(score_arm(arm, run_id, cache, seed, options))
+                frames.append(score_arm(arm, run_id, cache, seed, options, trained))
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     result = StudyResult(study=study, rows=rows, seconds=time.perf_counter() - start)
     result.findings = findings_table(study, rows) if len(rows) else []

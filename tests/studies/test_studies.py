@@ -53,3 +53,34 @@ def test_findings_are_judged_from_rows():
     table = findings_table(study, frame)
     assert table[0]["verdict"] == "holds" and table[0]["n"] == 12
     assert table[0]["ours_means"]["a"] - table[0]["ours_means"]["b"] == pytest.approx(2.0)
+
+
+def test_case_two_arms_share_training_and_report_table_v():
+    from avsep.platform.reproduce import paper_figures, training_key
+
+    study = get("swaminathan")
+    # Case II reuses the Case I models: same space and parameters, so one training each
+    for case_one in ("oracle", "perturbed_5", "perturbed_15"):
+        case_two = f"{case_one}_detector"
+        assert training_key(study.arm(case_one)) == training_key(study.arm(case_two))
+        assert study.arm(case_two).evaluation["detector"] == "vad_cnn"
+    # the report shows Table V for the detector arms and Table IV for the perturbed ones
+    assert paper_figures(study.arm("perturbed_15_detector"))["GNSDR"] == pytest.approx(6.72)
+    assert paper_figures(study.arm("perturbed_15"))["GNSDR"] == pytest.approx(6.69)
+    assert paper_figures(study.arm("oracle_detector"))["GNSDR"] == pytest.approx(6.99)
+    assert "case II GNSDR" not in paper_figures(study.arm("perturbed_15"))
+    assert study.stages[0] == ("vad_cnn",)
+
+
+def test_a_detector_not_trained_in_an_earlier_stage_is_refused():
+    separator = Arm("sep", "attribute_aware", {}, paper_point="Table III Case I.a",
+                    evaluation={"activity_source": "detector", "detector": "det"})
+    detector = Arm("det", "vad_cnn", {}, paper_point="Table I CNN vocal activity detection",
+                   evaluation={"protocol": "vad"})
+    same_stage = Study("p", "k", "t", (detector, separator), ())
+    with pytest.raises(ValueError, match="must be trained in an earlier stage"):
+        check_study(same_stage)
+    check_study(Study("p", "k", "t", (detector, separator), (), stages=(("det",),)))
+    unknown = Study("p", "k", "t", (separator,), ())
+    with pytest.raises(KeyError, match="no arm 'det'"):
+        check_study(unknown)
