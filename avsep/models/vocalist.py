@@ -13,6 +13,8 @@ Architecture (paper §3.1 and the authors' code):
   V→A output as keys/values); max-pool over time, Linear + tanh, Linear -> one logit.
 
 Trained with BCE on in-sync (``sync=1``) vs shifted (``sync=0``) pairs of 5 video frames.
+Option ``visual_norm`` (:data:`VISUAL_NORMS`, default ``none`` = the paper's frames in [0, 1])
+normalises the frames per clip before the visual encoder (see docs/models_extra.md for why).
 :func:`estimate_offset` scores every offset in ±15 frames for each 5-frame window of a longer
 clip, averages over windows and returns the best offset.
 
@@ -58,15 +60,24 @@ class VocalistConfig:
     n_mels: int = 80
     embed_dropout: float = 0.25
     dropout: float = 0.1
+    visual_norm: str = "none"  # see VISUAL_NORMS
 
     @property
     def dim(self) -> int:
         return self.channels[-1]
 
 
+#: what the visual encoder does to frames in [0, 1] before its first conv: ``none`` (the paper),
+#: ``clip`` (zero mean, unit variance per clip and colour channel) or ``temporal`` (each pixel
+#: minus its mean over the clip's frames: what moves stays, the face's look and lighting go)
+VISUAL_NORMS = ("none", "clip", "temporal")
+
 PRESETS: dict[str, VocalistConfig] = {
     "paper": VocalistConfig(),
-    "tiny": VocalistConfig(channels=(4, 8, 8, 16, 32), heads=4, layers=1),
+    # CPU scale: at this size the encoder learns sync from raw frames only with the clip's
+    # still image removed and no dropout (docs/models_extra.md, "vocalist"); paper stays as is
+    "tiny": VocalistConfig(channels=(4, 8, 8, 16, 32), heads=4, layers=1,
+                           visual_norm="temporal", dropout=0.0, embed_dropout=0.0),
 }
 
 
@@ -143,8 +154,10 @@ class VisualEncoder(VisualFrontend):
     inside a module switched to ``train()``).
     """
 
-    def __init__(self, channels: Sequence[int], trainable: bool = True) -> None:
+    def __init__(self, channels: Sequence[int], trainable: bool = True,
+                 norm: str = "none") -> None:
         super().__init__(3, trainable)
+        self.norm = check_choice("visual_norm", norm, VISUAL_NORMS)
         c = list(channels)
         layers = [ConvBN(3, 3, c[0], 7, 1, 3)]
         layers += _stage(3, c[0], c[1], 5, (1, 1, 2), (2, 1, 1), n_res=2)
@@ -158,6 +171,14 @@ class VisualEncoder(VisualFrontend):
         self.finish()
 
     def standardise(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, T, 3, H, W) in [0, 1] -> the same shape, normalised as ``norm`` says."""
+        if self.norm == "clip":
+            return super().standardise(x)
+        if self.norm == "temporal":
+            if x.shape[1] < 2:
+                raise ValueError("visual_norm 'temporal' needs clips of 2+ frames; got "
+                                 f"{x.shape[1]}; use visual_norm 'clip' or 'none'")
+            return x - x.mean(dim=1, keepdim=True)
         return x
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -188,7 +209,8 @@ class VocaLiST(ZooModel):
         self.preset = preset
         self.spec = vocalist_spec(config.window_frames)
         self.audio_encoder = AudioEncoder(config.channels, config.n_mels)
-        self.visual_encoder = VisualEncoder(config.channels, trainable=visual_trainable)
+        self.visual_encoder = VisualEncoder(config.channels, trainable=visual_trainable,
+                                            norm=config.visual_norm)
         kwargs = dict(heads=config.heads, layers=config.layers, relu_dropout=config.dropout,
                       res_dropout=config.dropout, embed_dropout=config.embed_dropout)
         self.av_transformer = CrossModalTransformer(config.dim, **kwargs)
@@ -351,9 +373,10 @@ def build_visual_encoder(checkpoint: str | Path | None, trainable: bool, *,
         if preset not in PRESETS:
             raise ValueError(f"vocalist encoder: unknown preset {preset!r}; "
                              f"valid choices: {sorted(PRESETS)}")
-        return VisualEncoder(PRESETS[preset].channels, trainable=trainable)
+        return VisualEncoder(PRESETS[preset].channels, trainable=trainable,
+                             norm=PRESETS[preset].visual_norm)
     config, state = load_checkpoint(checkpoint)
-    encoder = VisualEncoder(config.channels, trainable=trainable)
+    encoder = VisualEncoder(config.channels, trainable=trainable, norm=config.visual_norm)
     prefix = "visual_encoder."
     sub = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     if not sub:

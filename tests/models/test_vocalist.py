@@ -160,10 +160,26 @@ def test_model_package_round_trip(tmp_path: Path) -> None:
     assert torch.equal(encoder(batch["video"]), model.visual_encoder(batch["video"]))
 
 
+def test_visual_norm_temporal_ignores_what_does_not_move_and_round_trips(tmp_path: Path) -> None:
+    model = build({"name": "vocalist", "preset": "tiny", "visual_norm": "temporal"}).eval()
+    frames = torch.rand(2, 1, 5, 3, 48, 96) * 0.5
+    still = torch.rand(1, 1, 1, 3, 48, 96) * 0.5  # a static face, the same in every frame
+    moved = model.visual_encoder(frames)
+    assert torch.allclose(model.visual_encoder(frames + still), moved, atol=1e-5)
+    centred = model.visual_encoder.standardise(frames[:, 0])  # what the first conv sees
+    assert centred.mean(dim=1).abs().max() < 1e-6 and centred.abs().max() > 0.1
+    encoder = build_visual_encoder(save_checkpoint(model, tmp_path / "v.pt"), trainable=False)
+    assert encoder.norm == "temporal"
+    assert torch.allclose(encoder(frames), moved, atol=1e-6)
+    with pytest.raises(ValueError, match="2\\+ frames"):
+        model.visual_encoder(frames[:, :, :1])
+
+
 @pytest.mark.parametrize(
     ("config", "message"),
     [
         ({"preset": "huge"}, "valid choices: paper, tiny"),
+        ({"preset": "tiny", "visual_norm": "whiten"}, "valid choices: none, clip, temporal"),
         ({"attention": 4}, "unknown option"),
         ({"channels": [8, 16, 32]}, "channels needs 5 widths"),
         ({"preset": "tiny", "heads": 5}, "not divisible by heads"),
