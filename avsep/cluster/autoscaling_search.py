@@ -30,14 +30,9 @@ from avsep.cluster.fake_autoscaler import (
 
 def tiny_cache(root: Path) -> Path:
     """The tiny ``av_singing`` cache the platform tests use (3 s clips, tiny preset's rate)."""
-    from avsep.data.datasets.synthetic_cache import make_demo_cache
-    from avsep.models import build
+    from avsep.data.datasets.synthetic_cache import make_tiny_singing_cache
 
-    spec = build({"name": "av_mmdensenet", "preset": "tiny"}).spec
-    return make_demo_cache(root, sample_rate=spec.stft.sample_rate, crop=tuple(spec.crop),
-                           fps=spec.fps, video_channels=spec.video_channels, seconds=3.0,
-                           singers={"train": 2, "val": 1, "test": 1},
-                           instruments=("violin", "flute"), solos=1, ensembles=0)
+    return make_tiny_singing_cache(root)
 
 
 def gpu_worker_type(cluster: FakeCluster) -> str:

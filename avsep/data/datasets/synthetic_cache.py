@@ -319,3 +319,15 @@ def _instrument_tracks(
             sources=parts, mixture=mix_of(parts),
         ))
     return tracks
+
+
+def make_tiny_singing_cache(root: Path) -> Path:
+    """The smallest ``av_singing`` cache a search can run on: 2 train, 1 val and 1 test singer
+    of 3 s, at the tiny AV MMDenseNet's rate, fps and crop (tests, the autoscaling demo)."""
+    from avsep.models import build
+
+    spec = build({"name": "av_mmdensenet", "preset": "tiny"}).spec
+    return make_demo_cache(root, sample_rate=spec.stft.sample_rate, crop=tuple(spec.crop),
+                           fps=spec.fps, video_channels=spec.video_channels, seconds=3.0,
+                           singers={"train": 2, "val": 1, "test": 1},
+                           instruments=("violin", "flute"), solos=1, ensembles=0)
