@@ -29,6 +29,29 @@ def scaling(workers: int, gpus_per_worker: float, cpus_per_worker: float = 1.0) 
                          resources_per_worker=resources)
 
 
+def ddp_backend(gpus_per_worker: float) -> str:
+    """``nccl`` when the workers' GPUs are CUDA devices, else ``gloo``.
+
+    Ray can grant GPUs that CUDA cannot see: the fake GPUs of a ``fake_multinode`` cluster
+    (docs/autoscaling.md) or of ``avsep cluster local up --num-gpus``. One zero-CPU task on a
+    GPU slot asks CUDA (outside any placement group of the calling trial); on ``False`` the
+    workers train on the CPU over gloo (``TrainSession.device``)."""
+    if gpus_per_worker <= 0:
+        return "gloo"
+    import ray
+    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+    @ray.remote(num_cpus=0, num_gpus=gpus_per_worker)
+    def cuda_available() -> bool:
+        import torch
+
+        return torch.cuda.is_available()
+
+    outside = PlacementGroupSchedulingStrategy(placement_group=None)
+    has_cuda = ray.get(cuda_available.options(scheduling_strategy=outside).remote())
+    return "nccl" if has_cuda else "gloo"
+
+
 def torch_trainer(experiment: ExperimentConfig, run: RunContext, workers: int,
                   gpus_per_worker: float, storage: Path | str, name: str,
                   callbacks: list[Any] | None = None, max_failures: int = 0,
@@ -37,7 +60,7 @@ def torch_trainer(experiment: ExperimentConfig, run: RunContext, workers: int,
     from ray.train import CheckpointConfig, FailureConfig, RunConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
-    backend = "nccl" if gpus_per_worker > 0 else "gloo"
+    backend = ddp_backend(gpus_per_worker)
     return TorchTrainer(
         train_loop_per_worker,
         train_loop_config=make_config(experiment, run),
