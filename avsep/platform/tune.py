@@ -424,6 +424,26 @@ def _trainable(plan: Plan, function: Any = None) -> Any:
     return ray.tune.with_resources(function or run_trial, resources)
 
 
+def bootstrap_config() -> dict[str, Any]:
+    """The autoscaling config a ``ray up`` head keeps in ``~/ray_bootstrap_config.yaml``
+    (``{}`` elsewhere)."""
+    path = Path.home() / "ray_bootstrap_config.yaml"
+    if not path.is_file():
+        return {}
+    import yaml
+
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def max_nodes_of_config(config: dict[str, Any]) -> int:
+    """Nodes of an autoscaling cluster config at its maximum size: the head plus each worker
+    type's ``max_workers``, capped by the global ``max_workers`` (1 for an empty config)."""
+    types = config.get("available_node_types") or {}
+    workers = sum(int(spec.get("max_workers", config.get("max_workers", 0)))
+                  for name, spec in types.items() if name != config.get("head_node_type"))
+    return 1 + min(workers, int(config.get("max_workers", workers)))
+
+
 def cluster_capacity() -> dict[str, float]:
     """The cluster's CPUs/GPUs: the most its autoscaling config allows when Ray knows that
     config (as Ray Train does, or from ``~/ray_bootstrap_config.yaml`` on a ``ray up``
@@ -437,11 +457,8 @@ def cluster_capacity() -> dict[str, float]:
         most = state.get_max_resources_from_cluster_config() or {}
     except Exception:  # noqa: BLE001 - no autoscaler config (local Ray, older Ray)
         most = {}
-    bootstrap = Path.home() / "ray_bootstrap_config.yaml"
-    if not most and bootstrap.is_file():  # `ray up`'s v1 autoscaler keeps it off the GCS
-        import yaml
-
-        most = max_resources_of_config(yaml.safe_load(bootstrap.read_text()) or {})
+    if not most and (config := bootstrap_config()):  # `ray up`'s v1 autoscaler: off the GCS
+        most = max_resources_of_config(config)
     for key in ("CPU", "GPU"):
         value = most.get(key)
         if value and value < sys.maxsize:
@@ -752,7 +769,9 @@ def run(plan: Plan, trainable: Any = None) -> SearchOutcome:
     from avsep.platform.mlflow_utils import check_cluster_tracking_uri
 
     init_ray(local_cpus(plan.options), plan.options.address)
-    check_cluster_tracking_uri(plan.mlflow_uri, sum(1 for n in ray.nodes() if n["Alive"]))
+    # an autoscaling cluster may start with the head alone: count the nodes it can grow to
+    nodes = max(sum(1 for n in ray.nodes() if n["Alive"]), max_nodes_of_config(bootstrap_config()))
+    check_cluster_tracking_uri(plan.mlflow_uri, nodes)
     parent = parent_run(plan)
     tuner = build_tuner(plan, parent, trainable)
     start = time.perf_counter()
