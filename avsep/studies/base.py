@@ -108,6 +108,9 @@ class Study:
     layout: str = "avsep_synth"
     notes: str = ""
     stages: tuple[tuple[str, ...], ...] = ()
+    #: ``avsep reproduce`` defaults at the tiny preset, the scale docs/results.md ran: any of
+    #: epochs, seeds, minutes, train_length, lr, batch_size (a flag given on the command wins)
+    tiny_scale: tuple[tuple[str, Any], ...] = ()
 
     def arm(self, key: str) -> Arm:
         for arm in self.arms:

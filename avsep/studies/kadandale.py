@@ -35,4 +35,6 @@ STUDY = Study(
                 paper="Table 3: SDR 6.32 (Y-Net-mr-V, PT VocaLiST) vs 5.03 dB (Y-Net-mr, E2E)"),
     ),
     stages=(("vocalist",), ("ynet_e2e", "ynet_pt")),
+    tiny_scale=(("epochs", 16), ("seeds", 1), ("minutes", 12.0), ("train_length", 512),
+                ("lr", 1e-3), ("batch_size", 16)),
 )

@@ -37,4 +37,5 @@ STUDY = Study(
         Finding("wiener_sdr", "Wiener iterations cost SDR", "sdr", ("plain_w2", "plain_w0"),
                 higher=False, paper="Table II exp 1: SDR −2.6 (W = 2) vs −0.8 dB (W = 0)"),
     ),
+    tiny_scale=(("epochs", 30), ("seeds", 2), ("minutes", 20.0), ("lr", 1e-3), ("batch_size", 8)),
 )

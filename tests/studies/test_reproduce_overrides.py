@@ -25,3 +25,24 @@ def test_overrides_replace_the_paper_points_values_and_runs_still_match(tmp_path
     stale = [SimpleNamespace(config=arm_params(arms[0]), metrics={"mlflow_run_id": "old"},
                              error=None)]
     assert _trained_runs(stale, arms, options) == {}
+
+
+def test_the_command_defaults_to_the_papers_tiny_scale_and_flags_win():
+    """`avsep reproduce slizovskaia` alone runs what docs/results.md ran; a flag overrides one
+    setting; at --preset paper the generic scale and the paper points' own lr apply."""
+    import argparse
+
+    from avsep.commands.reproduce import add_arguments, resolve_scale
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    study = STUDIES["slizovskaia"]
+    plain = resolve_scale(parser.parse_args(["slizovskaia"]), study)
+    assert plain == dict(study.tiny_scale) | {"train_length": 256}
+    assert plain["lr"] == 1e-3 and plain["minutes"] == 20.0
+    flagged = resolve_scale(parser.parse_args(["slizovskaia", "--epochs", "5"]), study)
+    assert flagged == plain | {"epochs": 5}
+    paper = resolve_scale(parser.parse_args(["slizovskaia", "--preset", "paper"]), study)
+    assert paper == {"epochs": 3, "seeds": 2, "minutes": 4.0, "train_length": 256}
+    for key in STUDIES:  # every paper declares the scale its results.md run used
+        assert {"epochs", "seeds", "minutes"} <= set(dict(STUDIES[key].tiny_scale))

@@ -93,12 +93,15 @@ def test_reproduce_case_two_infers_with_the_trained_detector(reproduced):
 @pytest.mark.reproduce
 @pytest.mark.parametrize("paper", list(STUDIES))
 def test_reproduce_full(paper, tmp_path, monkeypatch):
-    """The full study at the tiny preset (3 epochs, 2 seeds, 8 test items): 30 min a paper."""
+    """The full study at the paper's tiny scale (what docs/results.md ran): <= 30 min a paper
+    on 2 quiet cores."""
     from avsep.platform.reproduce import ReproduceOptions, run
 
     monkeypatch.setenv("AVSEP_HOME", str(tmp_path / "home"))
-    options = ReproduceOptions(paper=paper, out=tmp_path / paper,
-                               mlflow_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    scale = dict(STUDIES[paper].tiny_scale)
+    overrides = {k: scale.pop(k) for k in ("lr", "batch_size") if k in scale}
+    options = ReproduceOptions(paper=paper, out=tmp_path / paper, train_overrides=overrides,
+                               mlflow_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", **scale)
     result = run(STUDIES[paper], options)
     assert len(result.findings) == len(STUDIES[paper].findings)
     assert all(f["n"] > 0 for f in result.findings), result.findings
