@@ -141,6 +141,11 @@ def test_preempted_worker_node_trial_resumes_on_other_node(local_cluster, slower
     assert killed
     assert code == 0
     survivor = next(n.address for n in state.nodes[1:] if n is not victim)
+    # Ray marks a node dead after its health checks time out (tens of seconds); on a quiet
+    # machine the study can finish before that, so wait for the head to report it
+    deadline = time.monotonic() + 120
+    while victim.address in local.alive_nodes(state) and time.monotonic() < deadline:
+        time.sleep(2)
     assert victim.address not in local.alive_nodes(state)
 
     rows = trial_rows(state, "preempt")
