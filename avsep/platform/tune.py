@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from avsep.config import ExperimentConfig, merge, read_file, validate
+from avsep.platform.cluster_size import bootstrap_config, max_nodes, max_resources
 from avsep.platform.objectives import Objective, parse
 from avsep.platform.registry import register
 from avsep.search_spaces import EXPERIMENT_KEY, SearchSpace, get
@@ -424,26 +425,6 @@ def _trainable(plan: Plan, function: Any = None) -> Any:
     return ray.tune.with_resources(function or run_trial, resources)
 
 
-def bootstrap_config() -> dict[str, Any]:
-    """The autoscaling config a ``ray up`` head keeps in ``~/ray_bootstrap_config.yaml``
-    (``{}`` elsewhere)."""
-    path = Path.home() / "ray_bootstrap_config.yaml"
-    if not path.is_file():
-        return {}
-    import yaml
-
-    return yaml.safe_load(path.read_text()) or {}
-
-
-def max_nodes_of_config(config: dict[str, Any]) -> int:
-    """Nodes of an autoscaling cluster config at its maximum size: the head plus each worker
-    type's ``max_workers``, capped by the global ``max_workers`` (1 for an empty config)."""
-    types = config.get("available_node_types") or {}
-    workers = sum(int(spec.get("max_workers", config.get("max_workers", 0)))
-                  for name, spec in types.items() if name != config.get("head_node_type"))
-    return 1 + min(workers, int(config.get("max_workers", workers)))
-
-
 def cluster_capacity() -> dict[str, float]:
     """The cluster's CPUs/GPUs: the most its autoscaling config allows when Ray knows that
     config (as Ray Train does, or from ``~/ray_bootstrap_config.yaml`` on a ``ray up``
@@ -458,36 +439,12 @@ def cluster_capacity() -> dict[str, float]:
     except Exception:  # noqa: BLE001 - no autoscaler config (local Ray, older Ray)
         most = {}
     if not most and (config := bootstrap_config()):  # `ray up`'s v1 autoscaler: off the GCS
-        most = max_resources_of_config(config)
+        most = max_resources(config)
     for key in ("CPU", "GPU"):
         value = most.get(key)
         if value and value < sys.maxsize:
             total[key] = max(total.get(key, 0), float(value))
     return total
-
-
-def max_resources_of_config(config: dict[str, Any]) -> dict[str, float]:
-    """CPUs/GPUs of an autoscaling cluster config (``cluster.yaml`` shape) at its maximum
-    size, an upper bound: the head's resources plus each worker type's times its
-    ``max_workers``, capped by the global ``max_workers``. Types without ``resources`` count
-    as 0 (the autoscaler fills those from the instance type, which this cannot know)."""
-    types = config.get("available_node_types") or {}
-    head = config.get("head_node_type")
-    budget = int(config.get("max_workers", sys.maxsize))
-    total: dict[str, float] = {}
-
-    def add(resources: dict[str, Any], count: int) -> None:
-        for key in ("CPU", "GPU"):
-            total[key] = total.get(key, 0.0) + float(resources.get(key, 0)) * count
-
-    for name, spec in types.items():
-        resources = spec.get("resources") or {}
-        if name == head:
-            add(resources, 1)
-            continue
-        count = min(int(spec.get("max_workers", budget)), budget)
-        add(resources, count)
-    return {k: v for k, v in total.items() if v > 0}
 
 
 def concurrency(plan: Plan) -> int:
@@ -770,7 +727,7 @@ def run(plan: Plan, trainable: Any = None) -> SearchOutcome:
 
     init_ray(local_cpus(plan.options), plan.options.address)
     # an autoscaling cluster may start with the head alone: count the nodes it can grow to
-    nodes = max(sum(1 for n in ray.nodes() if n["Alive"]), max_nodes_of_config(bootstrap_config()))
+    nodes = max(sum(1 for n in ray.nodes() if n["Alive"]), max_nodes(bootstrap_config()))
     check_cluster_tracking_uri(plan.mlflow_uri, nodes)
     parent = parent_run(plan)
     tuner = build_tuner(plan, parent, trainable)

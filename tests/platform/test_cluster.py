@@ -60,7 +60,7 @@ def test_max_resources_of_cluster_yaml_counts_the_autoscaling_maximum():
     the default concurrency reads the maximum from it (head + each type x max_workers)."""
     import yaml
 
-    from avsep.platform.tune import max_resources_of_config
+    from avsep.platform.cluster_size import max_resources
 
     config = yaml.safe_load((Path(__file__).resolve().parents[2] / "cluster.yaml").read_text())
     head = config["head_node_type"]
@@ -71,7 +71,7 @@ def test_max_resources_of_cluster_yaml_counts_the_autoscaling_maximum():
             spec["max_workers"] = 3
     config["max_workers"] = 2  # the global cap wins over the type's 3
     workers = len(config["available_node_types"]) - 1
-    assert max_resources_of_config(config) == {"CPU": 8.0 * workers, "GPU": 2.0 * workers}
+    assert max_resources(config) == {"CPU": 8.0 * workers, "GPU": 2.0 * workers}
 
 
 def test_max_nodes_of_cluster_yaml_counts_workers_the_head_may_grow():
@@ -79,12 +79,12 @@ def test_max_nodes_of_cluster_yaml_counts_workers_the_head_may_grow():
     cluster may grow to, so a sqlite or loopback tracking URI is refused before trials start."""
     import yaml
 
+    from avsep.platform.cluster_size import max_nodes
     from avsep.platform.mlflow_utils import TrackingError, check_cluster_tracking_uri
-    from avsep.platform.tune import max_nodes_of_config
 
     config = yaml.safe_load((Path(__file__).resolve().parents[2] / "cluster.yaml").read_text())
     gpu = config["available_node_types"]["gpu_worker"]
-    assert max_nodes_of_config(config) == 1 + min(gpu["max_workers"], config["max_workers"])
-    assert max_nodes_of_config({}) == 1
+    assert max_nodes(config) == 1 + min(gpu["max_workers"], config["max_workers"])
+    assert max_nodes({}) == 1
     with pytest.raises(TrackingError, match="--mlflow-uri http://<head ip>:5000"):
-        check_cluster_tracking_uri("sqlite:////tmp/x.db", max_nodes_of_config(config))
+        check_cluster_tracking_uri("sqlite:////tmp/x.db", max_nodes(config))
