@@ -261,7 +261,7 @@ class FakeCluster:
                               "--object-store-memory", str(OBJECT_STORE_BYTES),
                               "--include-dashboard=false", "--disable-usage-stats"]),
                 env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        local._wait("Ray head", lambda: local._port_open(self.head.address, local.RAY_PORT),
+        local.wait_until("Ray head", lambda: local.port_open(self.head.address, local.RAY_PORT),
                     timeout_s, log, proc)
 
     def run(self, command: list[str], timeout_s: float | None = None,

@@ -169,8 +169,11 @@ def _spawn(state: ClusterState, node: Node, command: list[str], log: str
     return proc
 
 
-def _wait(what: str, ready, timeout_s: float, log: Path,
-          proc: subprocess.Popen | None = None) -> None:
+def wait_until(what: str, ready, timeout_s: float, log: Path,
+               proc: subprocess.Popen | None = None) -> None:
+    """Poll ``ready()`` each second until it is true; a :class:`ClusterError` with the tail of
+    ``log`` after ``timeout_s``, or as soon as ``proc`` (the process that should get ready)
+    exits."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if ready():
@@ -183,7 +186,8 @@ def _wait(what: str, ready, timeout_s: float, log: Path,
     raise ClusterError(f"{what} not ready after {timeout_s:.0f} s; log {log}:\n{tail}")
 
 
-def _port_open(host: str, port: int) -> bool:
+def port_open(host: str, port: int) -> bool:
+    """Whether a TCP connection to ``host:port`` opens within 2 s."""
     try:
         with socket.create_connection((host, port), timeout=2):
             return True
@@ -245,7 +249,7 @@ def up(state: ClusterState, num_gpus: int = 0, timeout_s: float = 300.0) -> Clus
                                  "--object-store-memory", str(OBJECT_STORE_BYTES),
                                  "--disable-usage-stats"], "ray.log")
         everyone = sorted(n.address for n in state.nodes)
-        _wait(f"{len(state.nodes)} Ray nodes", lambda: alive_nodes(state) == everyone,
+        wait_until(f"{len(state.nodes)} Ray nodes", lambda: alive_nodes(state) == everyone,
               timeout_s, Path(state.nodes[-1].folder) / "ray.log")
     except BaseException:
         down(state)
@@ -273,8 +277,8 @@ def _start_head(state: ClusterState, timeout_s: float) -> None:
                          "--dashboard-port", str(DASHBOARD_PORT),
                          "--disable-usage-stats"], "ray.log")
     log = Path(head.folder) / "ray.log"
-    _wait("Ray head", lambda: _port_open(head.address, RAY_PORT) and
-          _port_open(head.address, DASHBOARD_PORT) and Path(state.token_path).exists(),
+    wait_until("Ray head", lambda: port_open(head.address, RAY_PORT) and
+          port_open(head.address, DASHBOARD_PORT) and Path(state.token_path).exists(),
           timeout_s, log, proc)
     store = Path(head.folder) / "mlflow"
     proc = _spawn(state, head, ["mlflow", "server", "--host", head.address,
@@ -283,7 +287,7 @@ def _start_head(state: ClusterState, timeout_s: float) -> None:
                          "--serve-artifacts", "--artifacts-destination", str(store / "artifacts"),
                          "--allowed-hosts", f"{head.address}:{MLFLOW_PORT},{head.address}",
                          "--workers", "1"], "mlflow.log")
-    _wait("MLflow server", lambda: _mlflow_healthy(state.mlflow_uri), timeout_s,
+    wait_until("MLflow server", lambda: _mlflow_healthy(state.mlflow_uri), timeout_s,
           Path(head.folder) / "mlflow.log", proc)
 
 
