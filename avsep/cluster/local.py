@@ -265,7 +265,7 @@ def _start_head(state: ClusterState, timeout_s: float) -> None:
                           env=node_env(state, head), capture_output=True, text=True)
     if done.returncode != 0 or not Path(state.token_path).exists():
         raise ClusterError(f"`ray get-auth-token --generate` failed in the head: {done.stderr}")
-    from avsep.platform.tune import DRIVER_RESOURCE
+    from avsep.platform.ray_resources import DRIVER_RESOURCE
 
     # no CPU: no trial lands on the head; DRIVER_RESOURCE: the drivers of DDP trials (and their
     # Train controllers) do, as on cluster.yaml's on-demand head, where no preemption takes them

@@ -27,7 +27,7 @@ def _run(args: argparse.Namespace) -> int:
     from avsep import settings
     from avsep.platform.mlflow_utils import resolve_tracking_uri
     from avsep.platform.report import markdown
-    from avsep.platform.tune import report_only
+    from avsep.platform.search_results import report_only
 
     storage = args.storage or str(settings.home() / "ray_results")
     path = storage.rstrip("/") + "/" + args.name

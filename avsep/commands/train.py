@@ -64,9 +64,9 @@ def _run(args: argparse.Namespace) -> int:
     from avsep.models import build
     from avsep.platform.data import resolve_cache
     from avsep.platform.mlflow_utils import check_tracking_uri, resolve_tracking_uri
+    from avsep.platform.ray_resources import init_ray
     from avsep.platform.train_loop import RunContext
     from avsep.platform.trainer import fit
-    from avsep.platform.tune import init_ray
 
     model = {k: v for k, v in {"name": args.model, "preset": args.preset}.items() if v}
     cfg = load(args.config, model=model, data={"cache": args.data},

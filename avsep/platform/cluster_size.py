@@ -1,8 +1,9 @@
 """The maximum size of an autoscaling cluster, read from its config (``cluster.yaml`` shape).
 
 Ray 2.60's v1 autoscaler (what ``ray up`` runs) does not put its config in the GCS, so on a
-``ray up`` head the driver reads ``~/ray_bootstrap_config.yaml``. :mod:`avsep.platform.tune`
-uses the maximum for the default ``--max-concurrent`` and for the tracking-URI check.
+``ray up`` head the driver reads ``~/ray_bootstrap_config.yaml``. The search uses the maximum
+for the default ``--max-concurrent`` (:mod:`avsep.platform.ray_resources`) and for the
+tracking-URI check (:mod:`avsep.platform.tune`).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A search ranks trials by one validation pass per epoch, on one seeded validation set, and keeps
 each trial's best epoch: with many trials the winner is partly the one whose noise was luckiest.
 :func:`rescore_finalists` takes the ``k`` best trials of the search's results frame
-(:func:`avsep.platform.tune.results_frame`), loads each one's model package (the ``model``
+(:func:`avsep.platform.search_results.results_frame`), loads each one's model package (the ``model``
 artifact of its MLflow run: the weights of its best epoch) and its experiment config
 (``config/experiment.json``), and scores it again on ``seeds`` validation sets drawn with
 seeds the search did not use (``data.options.seed`` + 1, + 2, ...), each of

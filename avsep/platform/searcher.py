@@ -19,10 +19,11 @@ Samplers (``--sampler``):
   reason (see docs/search.md).
 
 The searcher is told the value the ranking uses: avsep ranks a trial by its *best* epoch on the
-primary objective (:func:`avsep.platform.tune.results_frame`) while Ray hands a searcher the
-trial's *last* result. :class:`BestEpochOptunaSearch` keeps each trial's best result so far
-(by the primary objective) and hands that one to Optuna when the trial completes (for several
-objectives: every objective's value at the primary objective's best epoch, as the report does).
+primary objective (:func:`avsep.platform.search_results.results_frame`) while Ray hands a
+searcher the trial's *last* result. :class:`BestEpochOptunaSearch` keeps each trial's best
+result so far (by the primary objective) and hands that one to Optuna when the trial completes
+(for several objectives: every objective's value at the primary objective's best epoch, as the
+report does).
 
 ASHA (``--grace-period``, ``--reduction-factor``, ``max_t = --max-epochs``) stops trials on the
 *first* objective alone; with several objectives the others only shape the Optuna front.

@@ -46,7 +46,7 @@ def test_load_without_cluster_names_the_up_command(tmp_path):
 def test_cluster_yaml_head_advertises_the_ddp_driver_resource():
     import yaml
 
-    from avsep.platform.tune import DRIVER_RESOURCE
+    from avsep.platform.ray_resources import DRIVER_RESOURCE
 
     cluster = yaml.safe_load((Path(__file__).resolve().parents[2] / "cluster.yaml").read_text())
     types = cluster["available_node_types"]

@@ -115,7 +115,7 @@ def test_mlflow_tracking_uri_from_the_environment(tmp_path, tiny_cache, monkeypa
 
 
 def test_trial_run_names_say_what_the_trial_is():
-    from avsep.platform.tune import trial_run_name
+    from avsep.platform.study_runs import trial_run_name
 
     name = trial_run_name({"modality": "audio_visual", "visual": "conv2d_lstm",
                            "mask": True, "dense": False, "lr": 3e-4, "batch_size": 8},
@@ -124,7 +124,7 @@ def test_trial_run_names_say_what_the_trial_is():
 
 
 def test_remote_storage_reports_under_avsep_home(tmp_path, monkeypatch):
-    from avsep.platform.tune import report_dir
+    from avsep.platform.search_plan import report_dir
 
     monkeypatch.setenv("AVSEP_HOME", str(tmp_path))
     assert report_dir("s3://bucket/results", "study") == tmp_path / "reports" / "study"
@@ -134,7 +134,7 @@ def test_remote_storage_reports_under_avsep_home(tmp_path, monkeypatch):
 def test_local_runs_start_their_own_ray(monkeypatch):
     import ray
 
-    from avsep.platform.tune import init_ray
+    from avsep.platform.ray_resources import init_ray
 
     calls = []
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
@@ -219,7 +219,7 @@ def test_search_end_to_end_with_a_crashing_trial(tmp_path, tiny_cache, ray_sessi
     report_files = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
     assert {"report/top_trials.md", "report/pareto_front.png"} <= report_files
     assert len(outcome.table) == 4 and outcome.pareto is not None and len(outcome.pareto) >= 1
-    from avsep.platform.tune import report_only  # `avsep report` rebuilds the same table
+    from avsep.platform.search_results import report_only  # `avsep report` rebuilds the same table
 
     again = report_only(plan.experiment_path, "val/sdr,model/params", tmp_path / "again")
     assert list(again.table["trial_id"]) == list(outcome.table["trial_id"])

@@ -19,7 +19,7 @@ def test_concurrency_uses_the_autoscaling_maximum_when_known(monkeypatch):
     import ray
     from ray._private.state import state
 
-    from avsep.platform.tune import concurrency
+    from avsep.platform.ray_resources import concurrency
 
     plan = SimpleNamespace(options=SearchOptions(space="zoo", gpus_per_trial=1))
     monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2.0})  # no worker yet
