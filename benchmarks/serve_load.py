@@ -8,8 +8,15 @@ cost of a forward pass) it reports
   threads: torch fp32, torch bf16 (autocast), ONNX Runtime blocks fp32;
 * ``batching_on`` / ``batching_off``: a real Ray Serve application on 127.0.0.1 (one replica
   holding every core, ``--threads`` threads, ``--backend``): the real-time factor of one request
-  through HTTP, then p50/p99 latency and requests/s from 1, 4 and 16 concurrent clients;
-* ``gain``: batching-on over batching-off throughput at each concurrency level,
+  through HTTP, then p50/p99 latency, requests/s and the replica's CPU-seconds per request
+  (``replica_cpu_s_per_request``: the replica process and all its threads, from a cpuacct
+  cgroup when one can be made, else ``/proc/PID/stat``) from 1, 4 and 16 concurrent clients,
+  with the load average before and after each level; the two modes alternate their order
+  from one repeat to the next;
+* ``gain``: batching-on over batching-off throughput at each concurrency level, and
+  ``cpu_ratio``: batching-on over batching-off CPU-seconds per request (below 1: batching
+  does the same requests with less CPU, the load-independent reading of throughput at
+  saturation),
 
 and once, open-unmix's separator at UMX-HQ size (4 targets, 1 Wiener iteration, random
 weights, 44.1 kHz stereo) on the same audio with the same threads. Every figure is measured
@@ -19,6 +26,12 @@ weights, 44.1 kHz stereo) on the same audio with the same threads. Every figure 
 
     .venv/bin/python benchmarks/serve_load.py [--zoo-models mmdensenet,cunet,ynet]
         [--seconds 5] [--requests 16] [--repeats 2] [--precision fp32]
+        [--engine torch:fp32,torch:bf16,onnxruntime:fp32]
+
+The final set of issue #13 in about 6 minutes on a quiet 2-core machine (all three models, one
+repeat, the serving default engine only; ``--budget`` stops adding levels past its seconds):
+
+    .venv/bin/python benchmarks/serve_load.py --final
 """
 
 from __future__ import annotations
@@ -128,6 +141,44 @@ def openunmix_factor(audio: np.ndarray, seconds: float, rounds: int = 2) -> floa
     return timed(run, rounds) / seconds
 
 
+def loadavg() -> float:
+    """The 1-minute load average (the machine may be shared)."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+class ReplicaCpu:
+    """CPU-seconds used so far by the replica process (all its threads): a fresh cpuacct
+    cgroup holding it when one can be made (root, cgroup v1), else ``/proc/PID/stat``."""
+
+    ROOT = Path("/sys/fs/cgroup/cpuacct")
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.group: Path | None = self.ROOT / f"avsep-serve-load-{os.getpid()}-{pid}"
+        try:
+            self.group.mkdir()
+            (self.group / "cgroup.procs").write_text(str(pid))
+            self.source = "cpuacct cgroup"
+        except OSError:
+            self.group, self.source = None, "/proc/PID/stat"
+
+    def seconds(self) -> float:
+        if self.group is not None:
+            return int((self.group / "cpuacct.usage").read_text()) / 1e9
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+    def close(self) -> None:
+        """Move the replica back to the root group and remove the cgroup (when one was made)."""
+        if self.group is None:
+            return
+        try:
+            (self.ROOT / "cgroup.procs").write_text(str(self.pid))
+        except OSError:
+            pass  # the replica has exited
+        self.group.rmdir()
+
+
 async def one_request(client: httpx.AsyncClient, url: str, files: dict) -> float:
     start = time.perf_counter()
     response = await client.post(url, files=files)
@@ -157,8 +208,12 @@ async def load(url: str, files: dict, clients: int, requests: int) -> dict[str, 
             "requests_per_s": requests / wall}
 
 
-def serve_figures(folder: str, files: dict, args, batching: bool) -> dict:
-    """One Serve deployment: real-time factor of one request, then each concurrency level."""
+def serve_figures(folder: str, files: dict, args, batching: bool, modes_left: int = 1) -> dict:
+    """One Serve deployment: real-time factor of one request, then each concurrency level.
+
+    With ``--budget``, a level is skipped when its estimated time (its requests one after
+    another at the one-request latency) for this and the ``modes_left - 1`` modes still to
+    measure would end past the budget."""
     from ray import serve
 
     from avsep.serve.launch import app_args, start_local
@@ -168,22 +223,43 @@ def serve_figures(folder: str, files: dict, args, batching: bool) -> dict:
                       cpus_per_replica=float(cpus), threads_per_replica=args.threads,
                       precision=args.precision, backend=args.backend)
     start_local(config, "127.0.0.1", args.port)
-    url = f"http://127.0.0.1:{args.port}/separate"
+    base = f"http://127.0.0.1:{args.port}"
+    url = f"{base}/separate"
+    cpu = None
     try:
-        runtime = httpx.get(f"http://127.0.0.1:{args.port}/info", timeout=60).json()["runtime"]
-        asyncio.run(load(url, files, 1, 1))  # warm-up
-        single = asyncio.run(load(url, files, 1, 3))
+        runtime = httpx.get(f"{base}/info", timeout=60).json()["runtime"]
+        cpu = ReplicaCpu(runtime["pid"])
+        asyncio.run(load(url, files, 1, 1))  # warm-up (ONNX export, first-call allocations)
+        single = asyncio.run(load(url, files, 1, args.single))
         figures = {"real_time_factor": single["p50_s"] / args.seconds, "replica": runtime,
-                   "levels": []}
+                   "cpu_source": cpu.source, "levels": []}
         for clients in args.levels:
-            level = asyncio.run(load(url, files, clients, max(args.requests, clients)))
+            requests = max(args.requests, clients)
+            estimate = modes_left * requests * single["p50_s"]
+            if time.perf_counter() + estimate > args.deadline:
+                print(f"  --budget: level {clients} skipped (about {estimate:.0f} s left to "
+                      "measure it)", flush=True)
+                break
+            before, load_before = cpu.seconds(), loadavg()
+            level = asyncio.run(load(url, files, clients, requests))
+            level["replica_cpu_s_per_request"] = (cpu.seconds() - before) / level["requests"]
+            level["loadavg_before_after"] = [load_before, loadavg()]
+            calls = httpx.get(f"{base}/info", timeout=60).json()["runtime"].get("batcher_calls")
+            level["mean_chunks_per_batcher_call"] = calls and calls["mean_chunks"]
             figures["levels"].append(level)
             print(f"  batching={'on ' if batching else 'off'} clients={clients:2d}  "
                   f"p50={level['p50_s']:.2f}s p99={level['p99_s']:.2f}s "
-                  f"{level['requests_per_s']:.3f} req/s", flush=True)
+                  f"{level['requests_per_s']:.3f} req/s  replica "
+                  f"{level['replica_cpu_s_per_request']:.3f} CPU-s/request  load "
+                  f"{level['loadavg_before_after']}", flush=True)
     finally:
+        if cpu is not None:
+            cpu.close()
         serve.delete("avsep")
     return figures
+
+
+ENGINE_CHOICES = ("torch:fp32", "torch:bf16", "onnxruntime:fp32", "auto:fp32")
 
 
 def measure_model(name: str, args, audio: np.ndarray) -> dict:
@@ -199,28 +275,39 @@ def measure_model(name: str, args, audio: np.ndarray) -> dict:
         videos = [decode_video(video, spec.fps, tuple(spec.crop))]
     result: dict = {"repeats": []}
     for repeat in range(args.repeats):
-        figures = {f"engine_{backend}_{precision}": engine_factor(
-            model, audio, videos, args.seconds, precision, backend)
-            for backend, precision in (("torch", "fp32"), ("torch", "bf16"),
-                                       ("onnxruntime", "fp32"))}
-        print(f"{name} repeat {repeat + 1}: engine real-time factors {figures}", flush=True)
-        for batching in (True, False):
+        figures: dict = {"loadavg_start": loadavg()}
+        for choice in args.engine:
+            backend, precision = choice.split(":")
+            figures[f"engine_{backend}_{precision}"] = engine_factor(
+                model, audio, videos, args.seconds, precision, backend, args.engine_rounds)
+        print(f"{name} repeat {repeat + 1}: engine real-time factors "
+              f"{ {k: round(v, 3) for k, v in figures.items()} }", flush=True)
+        # alternate which mode goes first: a load that drifts during a repeat favours neither
+        for left, batching in enumerate((True, False) if repeat % 2 == 0 else (False, True)):
             figures["batching_on" if batching else "batching_off"] = serve_figures(
-                folder, files, args, batching)
+                folder, files, args, batching, modes_left=2 - left)
         on, off = figures["batching_on"], figures["batching_off"]
+        pairs = list(zip(on["levels"], off["levels"], strict=False))  # levels both reached
         figures["gain"] = {str(a["clients"]): a["requests_per_s"] / b["requests_per_s"]
-                           for a, b in zip(on["levels"], off["levels"], strict=True)}
+                           for a, b in pairs}
+        figures["cpu_ratio"] = {str(a["clients"]): a["replica_cpu_s_per_request"]
+                                / b["replica_cpu_s_per_request"] for a, b in pairs}
         print(f"{name} repeat {repeat + 1}: HTTP real-time factor on {on['real_time_factor']:.3f}"
-              f" off {off['real_time_factor']:.3f}; batching gain {figures['gain']}", flush=True)
+              f" off {off['real_time_factor']:.3f}; batching gain "
+              f"{ {k: round(v, 2) for k, v in figures['gain'].items()} }; CPU on/off "
+              f"{ {k: round(v, 2) for k, v in figures['cpu_ratio'].items()} }", flush=True)
         result["repeats"].append(figures)
-    worst = result["repeats"]
+    runs = result["repeats"]
+    measured = [r for r in runs if r["gain"]]  # a --budget may have skipped every level
     result["goals"] = {
-        "batching_never_slower": all(min(r["gain"].values()) >= 1.0 for r in worst),
-        "gain_at_16_clients": [r["gain"].get("16") for r in worst],
-        "gain_at_16_clients_met (>= 1.5)": all(r["gain"].get("16", 0) >= 1.5 for r in worst),
-        "http_real_time_factor": [r["batching_on"]["real_time_factor"] for r in worst],
+        "batching_never_slower": all(min(r["gain"].values()) >= 1.0 for r in measured)
+        if measured else None,
+        "cpu_ratio_on_over_off": [r["cpu_ratio"] for r in runs],
+        "gain_at_16_clients": [r["gain"].get("16") for r in runs],
+        "gain_at_16_clients_met (>= 1.5)": all(r["gain"].get("16", 0) >= 1.5 for r in runs),
+        "http_real_time_factor": [r["batching_on"]["real_time_factor"] for r in runs],
         "ten_x_real_time_met (<= 0.1)": all(r["batching_on"]["real_time_factor"] <= 0.1
-                                            for r in worst),
+                                            for r in runs),
     }
     return result
 
@@ -230,7 +317,8 @@ def main() -> None:
     parser.add_argument("--zoo-models", default="mmdensenet,cunet,ynet")
     parser.add_argument("--preset", default="paper")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each upload")
-    parser.add_argument("--requests", type=int, default=16, help="requests per concurrency level")
+    parser.add_argument("--requests", type=int, default=16,
+                        help="requests per concurrency level (at least one per client)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads (default 0: every core)")
@@ -240,7 +328,32 @@ def main() -> None:
     parser.add_argument("--levels", default="1,4,16", help="concurrent clients, comma-separated")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--out", default="serve_load", help="results/<out>.json")
+    parser.add_argument("--engine", default=",".join(ENGINE_CHOICES[:3]),
+                        help=f"engine-only figures, backend:precision among {ENGINE_CHOICES}")
+    parser.add_argument("--engine-rounds", type=int, default=2,
+                        help="timed engine calls per figure (median; after one warm-up)")
+    parser.add_argument("--single", type=int, default=3,
+                        help="one-client requests for the HTTP real-time factor (median)")
+    parser.add_argument("--openunmix", type=int, default=1, help="0: skip open-unmix's figure")
+    parser.add_argument("--budget", type=float, default=0.0,
+                        help="seconds; past them no further concurrency level starts (0: none)")
+    parser.add_argument("--final", action="store_true",
+                        help="the issue's final set in <= 8 min on a quiet 2-core machine: "
+                             "--zoo-models cunet,mmdensenet,ynet --repeats 1 --levels 1,4,16 "
+                             "--requests 1 (one per client) --engine auto:fp32 --engine-rounds 1 "
+                             "--single 2 --openunmix 1 --budget 420 --out serve_load_final")
     args = parser.parse_args()
+    if args.final:
+        args.zoo_models, args.repeats, args.levels, args.requests = \
+            "cunet,mmdensenet,ynet", 1, "1,4,16", 1
+        args.engine, args.engine_rounds, args.single, args.budget, args.out = \
+            "auto:fp32", 1, 2, 420.0, "serve_load_final"
+        args.openunmix = 1
+    args.engine = [e.strip() for e in args.engine.split(",") if e.strip()]
+    bad = [e for e in args.engine if e not in ENGINE_CHOICES]
+    if bad:
+        parser.error(f"--engine {bad}: choose among {', '.join(ENGINE_CHOICES)}")
+    args.deadline = time.perf_counter() + (args.budget or float("inf"))
 
     import ray
     import torch
@@ -253,7 +366,9 @@ def main() -> None:
         "upload": f"{args.seconds:g} s stereo float WAV at {UPLOAD_RATE} Hz",
         "threads": args.threads, "precision": args.precision, "backend": args.backend,
         "max_batch_size": args.max_batch_size}
-    umx = [openunmix_factor(audio, args.seconds) for _ in range(args.repeats)]
+    figures["loadavg_start"] = loadavg()
+    umx = [openunmix_factor(audio, args.seconds, args.engine_rounds)
+           for _ in range(args.repeats if args.openunmix else 0)]
     figures["openunmix_umxhq_engine_real_time_factor"] = umx
     print(f"open-unmix (UMX-HQ size, 1 Wiener iteration) real-time factor: {umx}", flush=True)
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
@@ -261,6 +376,7 @@ def main() -> None:
     try:
         for name in args.zoo_models.split(","):
             figures[name] = measure_model(name, args, audio)
+            figures["loadavg_end"] = loadavg()
             save(args.out, figures)  # after every model: a long run keeps what it measured
     finally:
         from ray import serve

@@ -25,7 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-upload-mb", type=float, default=50.0)
     parser.add_argument("--max-duration-s", type=float, default=600.0)
     parser.add_argument("--max-batch-size", type=int, default=8,
-                        help="most chunks in one model call (default %(default)s)")
+                        help="most chunks in one model call (default %(default)s); on CPU a "
+                             "replica caps it at the size it measures cheapest per chunk at "
+                             "start (docs/serve.md)")
     parser.add_argument("--no-batching", action="store_true",
                         help="run each request's chunks alone instead of batching across requests")
     parser.add_argument("--cpus-per-replica", type=float, default=None,

@@ -1,13 +1,13 @@
 """The FastAPI app: ``POST /separate``, ``GET /info``, ``GET /healthz``.
 
-The app only parses and checks requests and encodes answers; the work goes through a
-``run_items`` coroutine the caller supplies (Ray Serve's batched method, or a plain call), so
-the same app serves under Ray Serve and in tests.
+The app only parses and checks requests and encodes answers; the model work goes through a
+``run_items`` coroutine the caller supplies (the replica's batcher, or a plain model call), and
+the per-request work (decode, chunk, cross-fade, encode) runs in the helper threads of
+:class:`avsep.serve.lanes.Lanes`, one torch thread each.
 """
 
 from __future__ import annotations
 
-import asyncio
 import io
 import zipfile
 from collections.abc import Awaitable, Callable
@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from avsep.serve.engine import Request as SeparationRequest
 from avsep.serve.engine import Separator, parse_labels
 from avsep.serve.errors import BadRequest
+from avsep.serve.lanes import Lanes
 from avsep.serve.limits import Limits
 from avsep.serve.upload import decode_audio, decode_video
 
@@ -114,8 +115,11 @@ def encode_answer(stems: dict[str, np.ndarray], rate: int, fmt: str) -> Response
                     headers={"Content-Disposition": f'attachment; filename="{fmt}.wav"'})
 
 
-def build_http_app(separator: Separator, limits: Limits, run_items: RunItems) -> FastAPI:
-    """A FastAPI app serving ``separator`` under ``limits``; ``run_items`` does the compute."""
+def build_http_app(separator: Separator, limits: Limits, run_items: RunItems, lanes: Lanes,
+                   batcher: Any = None, batch_info: dict[str, Any] | None = None) -> FastAPI:
+    """A FastAPI app serving ``separator`` under ``limits``; ``run_items`` does the model
+    compute, ``lanes`` the per-request work; ``batcher`` (a :class:`avsep.serve.batcher.Batcher`
+    or None) and ``batch_info`` (the replica's batch calibration) are reported by ``/info``."""
     app = FastAPI(title="avsep separation service",
                   description="Separate music sources with a model from the avsep zoo.")
 
@@ -129,11 +133,16 @@ def build_http_app(separator: Separator, limits: Limits, run_items: RunItems) ->
 
     @app.get("/info")
     async def info() -> dict[str, Any]:
-        import torch
+        import os
 
-        runtime = {"torch_threads": torch.get_num_threads(), "precision": separator.precision,
+        runtime = {"torch_threads": lanes.threads, "precision": separator.precision,
                    "device": str(separator.device), "backend": separator.backend,
-                   "onnx_blocks": separator.onnx_blocks}
+                   "onnx_blocks": separator.onnx_blocks, "pid": os.getpid(),
+                   "batching": batcher is not None, **(batch_info or {})}
+        if batcher is not None:
+            calls = batcher.calls
+            runtime["batcher_calls"] = {"recent": len(calls), "mean_chunks":
+                                      sum(calls) / len(calls) if calls else None}
         return {**separator.info(), "limits": limits.as_dict(), "runtime": runtime}
 
     @app.post("/separate")
@@ -155,11 +164,11 @@ def build_http_app(separator: Separator, limits: Limits, run_items: RunItems) ->
         video_bytes = [await _read_upload(v, "video", limits) for v in form.getlist("video")]
         fields = {name: _text_field(form, name) for name in ("labels", "format",
                                                               "wiener_iterations")}
-        # decoding, resampling and encoding are CPU work: off the event loop, so the replica
-        # keeps answering and @serve.batch keeps forming batches meanwhile
-        jobs, fmt, wiener = await asyncio.to_thread(
+        # decoding, resampling and encoding are CPU work: in helper threads (one torch thread
+        # each), so the event loop keeps answering and the model lane keeps all its threads
+        jobs, fmt, wiener = await lanes.helper(
             _prepare, separator, limits, audio_bytes, video_bytes, fields)
         outputs = await run_items(jobs.items, wiener)
-        return await asyncio.to_thread(_answer, separator, outputs, jobs, fmt)
+        return await lanes.helper(_answer, separator, outputs, jobs, fmt)
 
     return app

@@ -20,6 +20,7 @@ import torch
 import torchaudio
 
 from avsep.metrics import bss_eval
+from avsep.serve.calibrate import choose
 from tests.serve.conftest import LIMITS
 from tests.serve.test_upload import mp4_bytes, wav_bytes
 
@@ -93,8 +94,16 @@ def test_info_describes_the_model_and_limits(served):
     # a replica of 1 CPU computes on 1 thread, in fp32 (Ray would say the same through
     # OMP_NUM_THREADS; the replica sets it itself so that more CPUs mean more threads), its two
     # MMDenseNet bands in ONNX Runtime (backend "auto" on CPU)
-    assert info["runtime"] == {"torch_threads": 1, "precision": "fp32", "device": "cpu",
-                               "backend": "onnxruntime", "onnx_blocks": 2}
+    runtime = info["runtime"]
+    assert {k: runtime[k] for k in ("torch_threads", "precision", "device", "backend",
+                                    "onnx_blocks", "batching")} == {
+        "torch_threads": 1, "precision": "fp32", "device": "cpu", "backend": "onnxruntime",
+        "onnx_blocks": 2, "batching": True}
+    # the replica timed its model on batches of 1, 2, 4, ... (<= the fixture's 16) silent
+    # chunks at start and caps its calls at the cheapest per chunk (avsep/serve/calibrate.py)
+    costs = {int(size): cost for size, cost in runtime["cpu_s_per_chunk_by_batch"].items()}
+    assert set(costs) <= {1, 2, 4, 8, 16} and 1 in costs and all(c > 0 for c in costs.values())
+    assert runtime["max_chunks_per_call"] == choose(costs)
     av = httpx.get(f"{served}/av/info", timeout=30).json()
     assert av["inputs"] == ["mixture", "video"] and av["video"]["crop"] == [16, 16]
 
