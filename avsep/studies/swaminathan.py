@@ -9,11 +9,17 @@ detector's arm). The Case II arms share their training with the Case I arms (sam
 parameters), so nothing is trained twice.
 
 Findings checked: oracle vocal activity beats none (Case 0 vs I.a); separation degrades as the
-activity labels are perturbed (Case I.b, Table IV) and likewise with the detector at inference
-(Case II, Table V); the oracle at inference beats the detector (Table III Case I.a 7.16 vs
-Table V 0 % 6.99 GNSDR); and for a separator trained on perturbed labels the detector at
-inference beats the perturbed labels (Table V vs Table IV at 15 %: 6.72 vs 6.69; §V-F, "this
-inference with CNN VAD model is slightly better").
+activity labels are perturbed (Case I.b, Table IV: the trend over 0, 5, 15 %, and the paired
+0 vs 15 % difference, which is not swamped by the spread between test items) and likewise
+with the detector at inference (Case II, Table V); the oracle at inference beats the detector
+(Table III Case I.a 7.16 vs Table V 0 % 6.99 GNSDR); and for a separator trained on perturbed
+labels the detector at inference beats the perturbed labels (Table V vs Table IV at 15 %: 6.72
+vs 6.69; §V-F, "this inference with CNN VAD model is slightly better").
+
+Tiny scale: the tiny ``vad_cnn`` (band-standardised log-mel, class-balanced cross-entropy: see
+:class:`avsep.models.attribute_aware.VadConfig`) trains at lr 1e-2 (the arm's own rate; the
+paper trains it with Adadelta and states no rate), which it needs to leave the class prior
+within a few epochs; the tiny ``attr_dnn`` scales its activity input (``activity_scale``).
 """
 
 from avsep.studies.base import Arm, Finding, Study
@@ -30,7 +36,7 @@ STUDY = Study(
     corpus="singing",
     layout="avsep_synth",
     arms=(
-        Arm("vad_cnn", "vad_cnn", {}, "CNN vocal-activity detector",
+        Arm("vad_cnn", "vad_cnn", {"lr": 1e-2}, "CNN vocal-activity detector",
             paper_point="Table I CNN vocal activity detection", evaluation={"protocol": "vad"}),
         Arm("none", "attribute_aware", {}, "Case 0: no activity", paper_point="Table III Case 0"),
         Arm("oracle", "attribute_aware", {}, "Case I.a: oracle activity",
@@ -59,6 +65,9 @@ STUDY = Study(
                 ("oracle", "perturbed_5", "perturbed_15"), kind="trend_down",
                 where={"source": "vocals"},
                 paper="Table IV: GNSDR 7.16 → 6.95 → 6.69 dB (0, 5, 15 % perturbed)"),
+        Finding("oracle_beats_perturbed_15", "oracle activity > 15 % perturbed activity "
+                "(paired)", "sdr", ("oracle", "perturbed_15"), where={"source": "vocals"},
+                paper="Table IV: GNSDR 7.16 (0 %) vs 6.69 dB (15 % perturbed)"),
         Finding("oracle_beats_detector", "Case I vs II: oracle activity at inference > the "
                 "CNN detector's", "sdr", ("oracle", "oracle_detector"),
                 where={"source": "vocals"},
@@ -77,6 +86,8 @@ STUDY = Study(
     notes="Case II arms (`*_detector`) are the Case I models of the same seed, scored with the "
           "stage-0 detector's P(vocal) at inference (as `avsep eval --activity-source detector "
           "--detector URI`). The detector's frame accuracy is its own table (the paper's "
-          "Table I). Findings use per-excerpt BSS Eval SDR of the vocals, not GNSDR.",
-    tiny_scale=(("epochs", 4), ("seeds", 3), ("minutes", 8.0)),
+          "Table I). Findings use per-excerpt BSS Eval SDR of the vocals, not GNSDR. The "
+          "detector arm trains at lr 1e-2 (the tiny detector needs it to learn in a few epochs; "
+          "the paper's Adadelta has no rate to copy).",
+    tiny_scale=(("epochs", 6), ("seeds", 3), ("minutes", 12.0)),
 )

@@ -16,6 +16,7 @@ from zoo_helpers import forward_backward, gradient_problems, overfit  # noqa: E4
 
 from avsep.models import build  # noqa: E402
 from avsep.models.attribute_aware import (  # noqa: E402
+    BandNorm,
     perturb_activity,
     use_detector,
     vad_from_detector,
@@ -145,8 +146,8 @@ def test_detector_arm_trains_on_oracle_labels_and_infers_with_the_detector() -> 
     with torch.no_grad():  # inference: the detector decides, batch['vad'] is ignored
         assert torch.equal(model(batch)["mask"], model(flipped)["mask"])
         p = model.detector(batch)["activity"]
-        manual = model.net(torch.cat([_context_input(model, batch),
-                                      torch.stack([1 - p, p], -1)[:, None]], -1)).abs()
+        one_hot = torch.stack([1 - p, p], -1)[:, None] * model.config.activity_scale
+        manual = model.net(torch.cat([_context_input(model, batch), one_hot], -1)).abs()
         y = manual.reshape(*manual.shape[:-1], 2, -1)
         mask = (y / (y.sum(-2, keepdim=True) + 1e-8)).permute(0, 3, 1, 4, 2)
         assert torch.allclose(model(batch)["mask"], mask, atol=1e-5)
@@ -229,11 +230,84 @@ def test_tiny_models_overfit_one_batch(name: str) -> None:
         ({"vad_source": "detector", "vad_checkpoint": "/nonexistent/vad"}, FileNotFoundError,
          "nonexistent"),
         ({"hidden": 3}, ValueError, "unknown option"),
+        ({"vad_source": "oracle", "activity_scale": 0}, ValueError, "number > 0"),
+        ({"vad_source": "oracle", "activity_scale": "big"}, ValueError, "number > 0"),
+        ({"activity_scale": 1.0}, ValueError, "activity_scale only applies"),
     ],
 )
 def test_bad_configs_fail_at_build_time(config: dict, error: type, message: str) -> None:
     with pytest.raises(error, match=message):
         build({"name": "attr_dnn", "preset": "tiny", **config})
+
+
+def test_vad_cnn_options_are_checked() -> None:
+    with pytest.raises(ValueError, match="band_norm must be true or false"):
+        build({"name": "vad_cnn", "preset": "tiny", "band_norm": "yes"})
+    with pytest.raises(ValueError, match="unknown option"):
+        build({"name": "vad_cnn", "preset": "tiny", "pos_weight": 2.0})
+
+
+def _vocal_effect(model: torch.nn.Module, steps: int = 30) -> tuple[float, float]:
+    """Train ``model`` (oracle arm) ``steps`` Adam steps on the gated toy batch, then feed the
+    same mixtures with activity all on and all off: (mean |on - off| / on, off / on) of the
+    vocal magnitude estimate."""
+    batch = _batch(batch_size=4)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(steps):
+        loss = model.loss(batch, model(batch))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        on = model({**batch, "vad": torch.ones_like(batch["vad"])})["magnitude"][:, 0]
+        off = model({**batch, "vad": torch.zeros_like(batch["vad"])})["magnitude"][:, 0]
+    return ((on - off).abs().sum() / on.sum()).item(), (off.sum() / on.sum()).item()
+
+
+def test_tiny_preset_uses_its_activity_input_and_the_papers_way_stays_selectable() -> None:
+    """The paper's plain one-hot (activity_scale 1) next to 3·513 raw magnitudes barely moves
+    a tiny net trained briefly; the tiny preset's scaled one-hot does, in the right direction
+    (activity off lowers the vocal estimate)."""
+    assert build({"name": "attr_dnn", "vad_source": "oracle"}).config.activity_scale == 1.0
+    torch.manual_seed(0)
+    tiny = _attr("oracle")
+    assert tiny.config.activity_scale == 100.0
+    change, ratio = _vocal_effect(tiny)
+    torch.manual_seed(0)
+    paper_way = _attr("oracle", activity_scale=1.0)
+    assert paper_way.config.activity_scale == 1.0
+    paper_change, _ = _vocal_effect(paper_way)
+    assert change > 0.1 and ratio < 0.97, (change, ratio)
+    assert paper_change < 0.02 and change > 20 * paper_change, (change, paper_change)
+
+
+def test_band_norm_standardises_each_band_with_training_statistics() -> None:
+    torch.manual_seed(0)
+    bands = torch.arange(1.0, 5.0)  # band m has mean m and std m
+    x = bands[None, :, None] + bands[None, :, None] * torch.randn(8, 4, 500)
+    norm = BandNorm(4, momentum=1.0)  # running stats = the last batch's, to check exactly
+    out, floor = norm.train()(x, -16.0)
+    assert torch.allclose(out.mean(dim=(0, 2)), torch.zeros(4), atol=1e-5)
+    assert torch.allclose(out.var(dim=(0, 2), unbiased=False), torch.ones(4), atol=1e-3)
+    mean, var = x.mean(dim=(0, 2)), x.var(dim=(0, 2), unbiased=False)
+    assert torch.allclose(floor, (-16.0 - mean) / torch.sqrt(var + 1e-5))
+    assert torch.allclose(norm.running_mean, mean) and torch.allclose(norm.running_var, var)
+    shifted, _ = norm.eval()(x + 10.0, -16.0)  # inference: the training statistics, not these
+    assert torch.allclose(shifted - out, 10.0 / torch.sqrt(var + 1e-5)[None, :, None], atol=1e-4)
+
+
+def test_balanced_vad_loss_weighs_both_classes_alike() -> None:
+    vad = torch.tensor([[1.0, 1.0, 1.0, 0.0]])  # 3 vocal frames, 1 without
+    p = 0.9  # the model says "vocal" with 90 % everywhere
+    logits = torch.log(torch.tensor([1 - p, p])).expand(1, 4, 2)
+    right, wrong = -math.log(p), -math.log(1 - p)
+    plain = vad_loss({"vad": vad}, logits)
+    balanced = vad_loss({"vad": vad}, logits, balanced=True)
+    assert plain.item() == pytest.approx((3 * right + wrong) / 4, rel=1e-5)
+    assert balanced.item() == pytest.approx((right + wrong) / 2, rel=1e-5)
+    tiny, paper = (build({"name": "vad_cnn", "preset": k}).config for k in ("tiny", "paper"))
+    assert tiny.balanced and tiny.band_norm and not paper.balanced and not paper.band_norm
 
 
 def test_detector_package_must_hold_a_vad_cnn(tmp_path: Path) -> None:
