@@ -31,6 +31,12 @@ with the wall and CPU time (user + sys of this process) of each phase.
 Example (the three models that did not learn before, on a 20-minute corpus)::
 
     .venv/bin/python benchmarks/tiny_presets.py --models cunet,mhunet,sop --synth-minutes 20
+
+The README's figures read "5 minutes on 2 cores" as 600 CPU-seconds with two threads, one model
+per run (``OMP_WAIT_POLICY=PASSIVE`` on a shared box; the JSON records it)::
+
+    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/tiny_presets.py --models cunet \
+        --corpus CORPUS_20MIN --minutes 5 --clock cpu --threads 2 --name tiny_presets_cunet_5min
 """
 
 from __future__ import annotations
@@ -214,7 +220,9 @@ def score(package: Path, cache: Path, out: Path, split: str = "test",
     mixture = rows[rows["system"] == "mixture"].set_index(keys)["si_sdr"]
     oracle = rows[rows["system"] == "oracle_irm"].set_index(keys)["si_sdr"]
     gain = (model - mixture.reindex(model.index)).dropna()
+    by_condition = gain.groupby(level="condition").median()
     return {
+        "si_sdri_median_by_condition": {str(k): float(v) for k, v in by_condition.items()},
         "test_sources": int(gain.size),
         "test_items": int(rows["item"].nunique()),
         "si_sdr_model": float(model.median()),
@@ -278,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work).expanduser().resolve()
     work.mkdir(parents=True, exist_ok=True)
     wall0 = time.perf_counter()
+    load_at_start = os.getloadavg()
     corpus = corpus_folder(args, work)
     results: dict[str, dict[str, Any]] = {}
     for name in names:
@@ -303,7 +312,9 @@ def main(argv: list[str] | None = None) -> int:
                      "train_length": args.train_length,
                      "val_length": args.val_length, "batch_size": args.batch_size,
                      "lr": args.lr, "seed": args.seed, "overrides": overrides},
+        "load_average_at_start": load_at_start,
         "load_average_at_end": load,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "total_wall_s": round(time.perf_counter() - wall0, 1),
         "models": results,
         "table": table(results),

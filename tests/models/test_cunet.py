@@ -131,23 +131,50 @@ def test_spec_tells_the_data_side_what_to_load(context: str, frames: int | None)
         assert model.spec.fps * model.spec.clip_seconds == pytest.approx(frames)
 
 
+def _closed_form_count(widths: tuple[int, ...], multi_head: bool) -> int:
+    """Parameters of the unconditioned U-Net with encoder ``widths``: 4x4 stride-2 convs + BN,
+    3x3 decoder convs + BN on the skip concatenations, a 3x3 output conv to 13 masks (one decoder)
+    or to 1 mask in each of 13 decoders."""
+    chans = [1, *widths]
+    encoder = sum(16 * i * o + 2 * o for i, o in zip(chans[:-1], chans[1:], strict=True))
+    outs = list(reversed(widths[:-1]))
+    ins = [a + b for a, b in zip([widths[-1], *outs[:-1]], outs, strict=True)]
+    hidden = sum(9 * i * o + 2 * o for i, o in zip(ins, outs, strict=True))
+
+    def final(out: int) -> int:
+        return 9 * widths[0] * out + out
+
+    return encoder + (13 * (hidden + final(1)) if multi_head else hidden + final(13))
+
+
 def test_paper_spec_and_parameter_counts() -> None:
     with torch.device("meta"):
         model = build({"name": "cunet"})
     spec = model.spec
     assert (spec.stft.sample_rate, spec.stft.n_fft, spec.stft.hop_length) == (11025, 1022, 256)
     assert spec.stft.n_bins == 512 and spec.stft.num_frames(spec.clip_samples) == 256
-    chans = [1, 16, 32, 64, 128, 256, 512]
-    encoder = sum(16 * i * o + 2 * o for i, o in zip(chans[:-1], chans[1:], strict=True))  # 4x4+BN
-    decoder_in = [512 + 256, 256 + 128, 128 + 64, 64 + 32, 32 + 16]
-    decoder_out = [256, 128, 64, 32, 16]
-    hidden = sum(9 * i * o + 2 * o for i, o in zip(decoder_in, decoder_out, strict=True))  # 3x3+BN
+    paper = (16, 32, 64, 128, 256, 512)
+    assert parameter_count("cunet") == _closed_form_count(paper, multi_head=False)
+    assert parameter_count("mhunet") == _closed_form_count(paper, multi_head=True)
 
-    def final(out: int) -> int:
-        return 9 * 16 * out + out
 
-    assert parameter_count("cunet") == encoder + hidden + final(13)
-    assert parameter_count("mhunet") == encoder + 13 * (hidden + final(1))
+def test_tiny_presets_single_head_is_wider_without_dropout() -> None:
+    """The tiny C-U-Net (one decoder, 13 masks) is 16 -> 128 wide without dropout; the tiny
+    MHU-Net keeps 8 -> 64 and dropout 0.2 in each of its 13 decoders (docs/models_extra.md)."""
+    single = build({"name": "cunet", "preset": "tiny"})
+    multi = build({"name": "mhunet", "preset": "tiny"})
+    assert sum(p.numel() for p in single.parameters()) == \
+        _closed_form_count((16, 32, 64, 128), multi_head=False) == 320_029
+    assert sum(p.numel() for p in multi.parameters()) == \
+        _closed_form_count((8, 16, 32, 64), multi_head=True) == 517_525
+    def rates(model: torch.nn.Module) -> set[float]:
+        return {m.p for m in model.modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)}
+
+    assert rates(single) == set()
+    assert rates(multi) == {0.2}
+    # the tiny STFT and clip (hence the caches) are shared by both
+    assert single.spec.stft == multi.spec.stft
+    assert single.spec.clip_samples == multi.spec.clip_samples
 
 
 def test_log_frequency_masks_come_back_on_the_linear_grid() -> None:
