@@ -57,7 +57,10 @@ class SeparationService:
             max_batch_size, self.batch_costs = self.lanes.model_blocking(
                 cheapest_batch, self.separator, max_batch_size)
         self.max_batch_size = max_batch_size
-        self.batcher = Batcher(self._run_model, max_batch_size) if batching else None
+        # a cap of one chunk per call leaves the batcher nothing to merge (two requests hold at
+        # least two chunks): requests then take the direct path, without the batcher's queue
+        self.batcher = Batcher(self._run_model, max_batch_size) \
+            if batching and max_batch_size > 1 else None
 
     def __serve_build_asgi_app__(self):
         runner = self.batcher.run if self.batcher is not None else self._run_model
