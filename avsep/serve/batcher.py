@@ -46,7 +46,7 @@ class Batcher:
         self.max_chunks = max_chunks
         self._queue: deque[_Pending] = deque()
         self._drainer: asyncio.Task | None = None
-        self.calls: list[int] = []  # items per model call, in order (a bounded record)
+        self.calls: deque[int] = deque(maxlen=1000)  # items per model call, latest 1000
 
     async def run(self, items: list[Any], wiener: int) -> list[Any]:
         future = asyncio.get_running_loop().create_future()
@@ -84,7 +84,7 @@ class Batcher:
         """One model call for ``batch``; False when it failed (the futures are then failed
         too when ``final`` or when the call held a single request)."""
         items = [item for pending in batch for item in pending.items]
-        self.calls = (self.calls + [len(items)])[-1000:]
+        self.calls.append(len(items))
         try:
             outputs = await self.run_model(items, batch[0].wiener)
         except Exception as err:  # noqa: BLE001 - the request(s) of this call get the error

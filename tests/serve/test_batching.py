@@ -42,7 +42,7 @@ def test_requests_that_queue_while_the_model_runs_share_one_call_whole():
         await asyncio.sleep(0)
         model.gate.set()
         results = await asyncio.gather(first, *queued)
-        return model.calls, results, batcher.calls
+        return model.calls, results, list(batcher.calls)
 
     calls, results, sizes = asyncio.run(scenario())
     # [3,4,5] + [6,7] fit in 8; [8..11] would make 9; [12] has another Wiener setting
