@@ -143,7 +143,7 @@ def openunmix_factor(audio: np.ndarray, seconds: float, rounds: int = 2) -> floa
 
 def loadavg() -> float:
     """The 1-minute load average (the machine may be shared)."""
-    return float(Path("/proc/loadavg").read_text().split()[0])
+    return round(os.getloadavg()[0], 2)
 
 
 class ReplicaCpu:
