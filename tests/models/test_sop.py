@@ -44,9 +44,18 @@ def test_paper_size_is_unet_plus_resnet18_plus_synthesizer() -> None:
     assert parameter_count({"name": "sop", "preset": "paper"}) == count
 
 
+def test_default_source_slots_are_two_for_the_paper_and_three_for_tiny() -> None:
+    """The paper trains mix-of-2; the tiny preset trains on mixes of 2..3 parts."""
+    with torch.device("meta"):
+        paper = build({"name": "sop", "preset": "paper"})
+    tiny = build({"name": "sop", "preset": "tiny"})
+    assert paper.spec.extra["video_streams"] == 2 and paper.source_names == ("source1", "source2")
+    assert tiny.spec.extra["video_streams"] == 3 and len(tiny.source_names) == 3
+    assert build({"name": "sop", "preset": "tiny", "num_sources": 2}).spec.extra[
+        "video_streams"] == 2
+
+
 def test_paper_spec_follows_the_solos_paper() -> None:
-    model_spec = build({"name": "sop", "preset": "tiny"}).spec
-    assert model_spec.extra["video_streams"] == 2
     from avsep.models.sop import sop_spec
 
     spec = sop_spec()
@@ -82,7 +91,7 @@ def test_masks_follow_the_visual_streams() -> None:
 
 
 def test_tiny_model_overfits_one_batch() -> None:
-    model = build({"name": "sop", "preset": "tiny"})
+    model = build({"name": "sop", "preset": "tiny", "num_sources": 2})
     first, last = overfit(model, band_limited_batch(model), steps=40, lr=3e-3)
     assert last <= first / 10, (first, last)
 

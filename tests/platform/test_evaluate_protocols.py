@@ -166,7 +166,7 @@ def test_white_noise_star_replaces_the_visual_embedding_of_present_streams():
 
 def test_sound_of_pixels_separates_large_ensembles_in_stream_groups():
     torch.manual_seed(0)
-    model = build({"name": "sop", "preset": "tiny"}).eval()  # 2 stream slots
+    model = build({"name": "sop", "preset": "tiny", "num_sources": 2}).eval()
     spec = model.spec
     gen = torch.Generator().manual_seed(0)
     item = {"mixture": 0.1 * torch.randn(1, spec.clip_samples, generator=gen),
