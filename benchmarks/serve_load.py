@@ -40,6 +40,7 @@ import argparse
 import asyncio
 import io
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -263,7 +264,15 @@ ENGINE_CHOICES = ("torch:fp32", "torch:bf16", "onnxruntime:fp32", "auto:fp32")
 
 
 def measure_model(name: str, args, audio: np.ndarray) -> dict:
+    """Engine and HTTP figures of one untrained zoo model; its package folder is removed after."""
     folder, model = package_fresh_model(name, args.preset)
+    try:
+        return measure_package(name, folder, model, args, audio)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def measure_package(name: str, folder: str, model, args, audio: np.ndarray) -> dict:
     spec = model.spec
     files = {"audio": ("clip.wav", wav_bytes(audio), "audio/wav")}
     videos = []
