@@ -247,6 +247,17 @@ def _param_space(plan: Plan, parent_run_id: str | None = None) -> dict[str, Any]
                           "cpus_per_worker": options.cpus_per_worker}}
 
 
+def _quiet_local_snapshot_warning(storage: str) -> None:
+    """Each trial keeps one checkpoint (``num_to_keep=1``: resuming needs only the newest, and
+    disk stays bounded at paper size), so Tune writes its experiment state after every trial
+    checkpoint. With CPU-scale epochs of a second or two, its "excessive snapshotting" warning
+    then fires every few epochs and buries the progress lines, for a ~200 KB local JSON write
+    whose advice (keep more checkpoints) would cost disk. On remote storage (``s3://``, ...)
+    that write is an upload, and the warning stays on. A value the user set wins."""
+    if "://" not in storage:
+        os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+
+
 def build_tuner(plan: Plan, parent_run_id: str | None = None, trainable: Any = None) -> Any:
     """A new ``Tuner``, or the restored one when ``--resume`` and the search folder exists
     (unfinished trials continue and errored ones are retried from their last checkpoint).
@@ -257,6 +268,7 @@ def build_tuner(plan: Plan, parent_run_id: str | None = None, trainable: Any = N
     from avsep.platform import searcher
 
     trainable = _trainable(plan, trainable)
+    _quiet_local_snapshot_warning(plan.storage)
     if plan.options.resume:
         if not ray.tune.Tuner.can_restore(plan.experiment_path):
             raise SearchSetupError(f"{plan.experiment_path}: nothing to resume (no search "
