@@ -10,6 +10,13 @@ window NaN. Absent slots get NaN for SDR/SIR/SAR/ISR/SI-SDR/SD-SDR and are score
 energy of the estimate where the reference is silent (lower is better, -80 dB for a silent
 estimate). PES and EPS are computed on 1 s windows for every slot, present or absent.
 
+``pes_code`` is PES as the conditioned U-Net's own evaluation computes it (Slizovskaia et al.'s
+public code, ``action_pipeline.test_model``): one figure per excerpt, ``10 log10(Σ ŝ² + ε)``
+over the whole excerpt, and only where the reference is silent *and the estimate is not
+all-zero*. An all-zero estimate (a slot switched off by label-multiply) has no ``pes_code``,
+where ``pes`` gives it the -80 dB floor; so the two average different slots, and the paper's
+PES figures are ``pes_code`` means.
+
 A present source whose *estimate* is silent over the whole excerpt (e.g. a label-multiplied
 mask switched off by a wrong label) is NaN in BSS Eval and scored by EPS; the other estimates
 are scored with it replaced by its reference. BSS Eval v4's distortion filters of one estimate
@@ -23,7 +30,7 @@ import numpy as np
 import torch
 
 BSS_METRICS = ("sdr", "sir", "sar", "isr")
-METRICS = ("sdr", "sir", "sar", "isr", "si_sdr", "sd_sdr", "pes", "eps")
+METRICS = ("sdr", "sir", "sar", "isr", "si_sdr", "sd_sdr", "pes", "eps", "pes_code")
 
 
 def present_sources(references: torch.Tensor) -> torch.Tensor:
@@ -61,7 +68,8 @@ def score(references: torch.Tensor, estimates: torch.Tensor, rate: int
 
     Returns each of :data:`METRICS` as float64 (S,) plus ``present`` bool (S,): BSS Eval and
     SI-SDR/SD-SDR (mean over channels) for present sources (NaN for absent ones), PES/EPS (mean
-    over 1 s windows where defined, then over channels) for every slot.
+    over 1 s windows where defined, then over channels) for every slot, ``pes_code`` for silent
+    slots with a non-zero estimate.
     """
     from avsep.metrics import sd_sdr, si_sdr, silence_scores
 
@@ -83,5 +91,17 @@ def score(references: torch.Tensor, estimates: torch.Tensor, rate: int
         total = np.where(defined, values, 0.0).sum(-1)
         count = defined.sum(-1)
         out[key] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    out["pes_code"] = _pes_code(refs, ests, present, rate)
     out["present"] = present.numpy()
     return out
+
+
+def _pes_code(refs: torch.Tensor, ests: torch.Tensor, present: torch.Tensor, rate: int
+              ) -> np.ndarray:
+    """The conditioned U-Net code's PES (module docstring): (S,) dB, mean over channels of the
+    whole-excerpt energy where the slot is silent and its estimate is not all-zero, else NaN."""
+    from avsep.metrics import pes
+
+    whole = torch.as_tensor(pes(refs, ests, rate, window=None, hop=None)).double()  # (S, C, 1)
+    heard = ests.flatten(1).abs().amax(dim=1) > 0
+    return np.where((~present & heard).numpy(), whole.mean(dim=(1, 2)).numpy(), np.nan)

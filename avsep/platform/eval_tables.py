@@ -2,7 +2,9 @@
 
 * ``slizovskaia`` (conditioned U-Net, Tables II-V): per system and instrument, medians of
   SDR / SIR / SAR over the excerpts where the instrument plays, PES over the excerpts where it
-  is absent (its slot's estimate energy, dB), EPS where its estimate is silent;
+  is absent (its slot's estimate energy, dB), EPS where its estimate is silent, and the mean
+  of ``pes_code`` (PES as the paper's code computes it, the figure its tables report: silent
+  slots whose estimate is not all-zero) with its count;
 * ``li`` (audio-visual SVS, Tables/Figs. of sec. V): vocals' SDR / SIR / SAR medians per system
   and condition (plain, v+: an extra vocal in the accompaniment);
 * ``swaminathan`` (attribute-aware SVS, Tables II-V): GNSDR / GSIR / GSAR per system and
@@ -44,9 +46,14 @@ def slizovskaia_table(rows: pd.DataFrame) -> pd.DataFrame:
     absent = rows[~rows["present"]].groupby(["system", key], sort=False)
     pes = absent["pes"].median().rename("PES").reset_index()
     pes["absent"] = absent.size().values
+    if "pes_code" in rows:
+        pes["PES (code)"] = absent["pes_code"].mean().values  # NaN-skipping, as the paper
+        pes["PES (code) n"] = absent["pes_code"].count().values
     table = present.merge(pes, on=["system", key], how="outer", sort=False)
-    table[["excerpts", "absent"]] = table[["excerpts", "absent"]].fillna(0).astype(int)
-    columns = ["system", key, "SDR", "SIR", "SAR", "PES", "EPS", "excerpts", "absent"]
+    counts = [c for c in ("excerpts", "absent", "PES (code) n") if c in table]
+    table[counts] = table[counts].fillna(0).astype(int)
+    columns = ["system", key, "SDR", "SIR", "SAR", "PES", "EPS",
+               *[c for c in ("PES (code)", "PES (code) n") if c in table], "excerpts", "absent"]
     return table[columns]
 
 

@@ -67,10 +67,20 @@ def test_cunet_scores_present_sources_like_museval_and_silent_slots_by_pes(
         want = np.nanmedian(expected[metric], axis=1)
         np.testing.assert_allclose(got.loc[names, metric].to_numpy(), want, atol=0.01)
 
+    # the paper code's PES: whole-excerpt energy of a silent slot's (non-zero) estimate
+    assert present["pes_code"].isna().all()
+    full = separate_long(cunet, item, wiener=0).double()
+    first_absent = model[(model["item"] == 0) & ~model["present"]].iloc[0]
+    slot = cunet.source_names.index(first_absent["source"])
+    energy_db = 10 * np.log10((full[slot] ** 2).sum(-1).numpy() + 1e-8).mean()
+    assert first_absent["pes_code"] == pytest.approx(energy_db, abs=1e-6)
+
     table = slizovskaia_table(rows).set_index(["system", "instrument"])
     assert np.isfinite(table.loc[("model", names[0]), ["SDR", "SIR", "SAR"]].astype(float)).all()
     bassoon = table.loc[("model", "bassoon")]  # never in the cache: absent from both excerpts
     assert bassoon["absent"] == 2 and np.isfinite(bassoon["PES"]) and bassoon["excerpts"] == 0
+    both = model[model["source"] == "bassoon"]["pes_code"]
+    assert bassoon["PES (code) n"] == 2 and bassoon["PES (code)"] == pytest.approx(both.mean())
     sizes = solos_table(rows)
     assert set(sizes["condition"]) <= {"2 sources", "3 sources", "4 sources"}
 
@@ -86,6 +96,12 @@ def test_label_multiply_gives_silent_estimates_the_pes_floor(instrument_cache):
     np.testing.assert_allclose(absent["pes"], -80.0, atol=1e-9)  # 10 log10(1e-8)
     mixture = rows[(rows["system"] == "mixture") & ~rows["present"]]
     assert (mixture["pes"] > -80.0).all()  # the mixture leaks into every silent slot
+    # the paper's code skips all-zero estimates: label-multiply's silent slots have no PES there
+    assert absent["pes_code"].isna().all() and len(absent) > 0
+    assert mixture["pes_code"].notna().all()
+    table = slizovskaia_table(rows).set_index("system")
+    assert (table.loc["model", "PES (code) n"] == 0).all()
+    assert table.loc["model", "PES (code)"].isna().all()
 
 
 def test_swaminathan_table_is_the_length_weighted_mean():
