@@ -381,7 +381,10 @@ def build_visual_encoder(checkpoint: str | Path | None, trainable: bool, *,
     sub = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     if not sub:
         raise ValueError(f"{checkpoint}: checkpoint holds no visual_encoder weights")
-    encoder.load_state_dict(sub)
+    # a search checks its configurations on the meta device, where copying into the
+    # parameters is a no-op (torch warns once per tensor): the loaded tensors are taken instead
+    on_meta = any(t.is_meta for t in encoder.state_dict().values())
+    encoder.load_state_dict(sub, assign=on_meta)
     return encoder
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,14 @@ def test_checkpoint_round_trip_and_visual_encoder_loading(tmp_path: Path) -> Non
     assert torch.equal(frozen(frames), model.visual_encoder(frames))
     trainable = build_visual_encoder(path, trainable=True)
     assert all(p.requires_grad for p in trainable.parameters())
+    # a search's config check builds on the meta device: the weights are still taken, silently
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with torch.device("meta"):
+            checked = build_visual_encoder(path, trainable=False)
+    assert not any(t.is_meta for t in checked.state_dict().values())
+    assert not any(p.requires_grad for p in checked.parameters())
+    assert torch.equal(checked.eval()(frames), model.visual_encoder(frames))
 
 
 def test_checkpoint_errors_name_the_file(tmp_path: Path) -> None:
