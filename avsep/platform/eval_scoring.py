@@ -34,7 +34,7 @@ METRICS = ("sdr", "sir", "sar", "isr", "si_sdr", "sd_sdr", "pes", "eps", "pes_co
 
 
 def present_sources(references: torch.Tensor) -> torch.Tensor:
-    """bool (S,): which references (S, C, L) hold any non-zero sample."""
+    """bool (S,): which signals (S, C, L) hold any non-zero sample (references, or estimates)."""
     return references.flatten(1).abs().amax(dim=1) > 0
 
 
@@ -49,7 +49,7 @@ def _bss_present(refs: torch.Tensor, ests: torch.Tensor, present: torch.Tensor,
     if index.numel() == 0:
         return out
     sub_refs, sub_ests = refs[index], ests[index].clone()
-    silent_est = sub_ests.flatten(1).abs().amax(dim=1) == 0
+    silent_est = ~present_sources(sub_ests)
     if bool(silent_est.all()):
         return out
     sub_ests[silent_est] = sub_refs[silent_est]  # placeholder, see the module docstring
@@ -103,5 +103,5 @@ def _pes_code(refs: torch.Tensor, ests: torch.Tensor, present: torch.Tensor, rat
     from avsep.metrics import pes
 
     whole = torch.as_tensor(pes(refs, ests, rate, window=None, hop=None)).double()  # (S, C, 1)
-    heard = ests.flatten(1).abs().amax(dim=1) > 0
+    heard = present_sources(ests)  # estimates that are not all-zero
     return np.where((~present & heard).numpy(), whole.mean(dim=(1, 2)).numpy(), np.nan)
