@@ -76,12 +76,18 @@ class Plan:
         return report_dir(self.storage, self.name)
 
 
+def is_remote_storage(storage: str) -> bool:
+    """Whether a search's storage is a remote URI (``s3://``, ``gs://``, ...); a plain path or
+    ``file://`` is local."""
+    return "://" in storage and not storage.startswith("file://")
+
+
 def report_dir(storage: str, name: str) -> Path:
     """``<storage>/<name>/report`` for local storage; ``$AVSEP_HOME/reports/<name>`` when the
     search lives on remote storage (``s3://...``), never a local folder named ``s3:``."""
     from avsep import settings
 
-    if "://" in storage and not storage.startswith("file://"):
+    if is_remote_storage(storage):
         return settings.home() / "reports" / name
     return Path(storage.removeprefix("file://")) / name / "report"
 

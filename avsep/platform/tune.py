@@ -43,7 +43,13 @@ from avsep.platform.ray_resources import (
     init_ray,
     local_cpus,
 )
-from avsep.platform.search_plan import CONTEXT_KEY, Plan, SearchOptions, SearchSetupError
+from avsep.platform.search_plan import (
+    CONTEXT_KEY,
+    Plan,
+    SearchOptions,
+    SearchSetupError,
+    is_remote_storage,
+)
 from avsep.platform.search_results import SearchOutcome, finish
 from avsep.platform.study_runs import parent_run, trial_run_name
 from avsep.search_spaces import EXPERIMENT_KEY, SearchSpace, get
@@ -57,7 +63,7 @@ def _storage(options: SearchOptions) -> str:
     from avsep import settings
 
     storage = options.storage or os.environ.get("AVSEP_STORAGE")
-    if storage and "://" in storage and not storage.startswith("file://"):
+    if storage and is_remote_storage(storage):
         return storage  # s3://, gs://, ...: shared storage on a cluster
     path = Path((storage or str(settings.home() / "ray_results")).removeprefix("file://"))
     path = path.expanduser().resolve()
@@ -125,7 +131,7 @@ def prepare(options: SearchOptions) -> Plan:
     check_searcher(options.sampler, options.grace_period, options.reduction_factor,
                    options.time_budget, options.max_epochs)
     storage = _storage(options)
-    local_root = Path(storage) if "://" not in storage else None
+    local_root = None if is_remote_storage(storage) else Path(storage)
     mlflow_uri = check_tracking_uri(resolve_tracking_uri(
         options.mlflow_uri, local_root.parent if local_root else None))
     base, upstream = upstream_stages(options, space, base, mlflow_uri,
@@ -254,7 +260,7 @@ def _quiet_local_snapshot_warning(storage: str) -> None:
     then fires every few epochs and buries the progress lines, for a ~200 KB local JSON write
     whose advice (keep more checkpoints) would cost disk. On remote storage (``s3://``, ...)
     that write is an upload, and the warning stays on. A value the user set wins."""
-    if "://" not in storage:
+    if not is_remote_storage(storage):
         os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
 
