@@ -3,7 +3,7 @@
 Separators: BSS Eval v4 per present source, PES/EPS per silent slot, oracle rows, visual
 ablations, GNSDR/GSIR/GSAR on singing data, Case I vs Case II activity sources for the
 attribute-aware model; detectors (``vad_cnn``): frame accuracy and confusion matrix; sync
-models (VocaLiST): sync accuracy against context length (``avsep.platform.sync_eval``). Each
+models (VocaLiST): sync accuracy against context length (``avsep.evaluation.sync``). Each
 paper's table goes into the report folder as markdown and CSV.
 """
 
@@ -155,8 +155,8 @@ def _write(args: argparse.Namespace, name: str, rows: Any, cache: Path,
            tables: dict[str, Any], notes: list[str] | None = None,
            separation: bool = True) -> int:
     """Write the report folder and print its tables."""
-    from avsep.platform.evaluate import write_evaluation, write_tables
-    from avsep.platform.report import markdown
+    from avsep.evaluation.markdown import markdown
+    from avsep.evaluation.separation import write_evaluation, write_tables
 
     out = Path(args.out or f"eval-{name}").resolve()
     title = f"{name} on {cache.name} ({args.split})"
@@ -174,11 +174,11 @@ def _write(args: argparse.Namespace, name: str, rows: Any, cache: Path,
 
 def _run_sync(args: argparse.Namespace, model: Any, name: str) -> int:
     try:
-        from avsep.platform.sync_eval import evaluate_sync
+        from avsep.evaluation.sync import evaluate_sync
     except ImportError as err:
-        raise ValueError(f"sync evaluation needs avsep.platform.sync_eval.evaluate_sync, which "
+        raise ValueError(f"sync evaluation needs avsep.evaluation.sync.evaluate_sync, which "
                          f"this installation lacks ({err}); update avsep") from None
-    from avsep.platform.eval_tables import sync_table
+    from avsep.evaluation.tables import sync_table
 
     cache = _cache(args, model, name)
     options: dict[str, Any] = {}
@@ -194,7 +194,7 @@ def _run_sync(args: argparse.Namespace, model: Any, name: str) -> int:
 def _run_vad(args: argparse.Namespace, model: Any, name: str) -> int:
     import pandas as pd
 
-    from avsep.platform.eval_activity import confusion_table, evaluate_vad, vad_summary
+    from avsep.evaluation.activity import confusion_table, evaluate_vad, vad_summary
 
     cache = _cache(args, model, name)
     dataset = _dataset(args, model, cache)
@@ -209,10 +209,10 @@ def _run_vad(args: argparse.Namespace, model: Any, name: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from avsep.platform.eval_activity import check_activity_model, parse_activity_source
-    from avsep.platform.eval_chunks import scoring_set_options, stream_slots
-    from avsep.platform.eval_tables import paper_tables
-    from avsep.platform.evaluate import evaluate
+    from avsep.evaluation.activity import check_activity_model, parse_activity_source
+    from avsep.evaluation.chunks import scoring_set_options, stream_slots
+    from avsep.evaluation.separation import evaluate
+    from avsep.evaluation.tables import paper_tables
     from avsep.serve.loading import load_model
 
     sources = [parse_activity_source(t) for text in args.activity_source

@@ -25,8 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from avsep import settings
+    from avsep.evaluation.markdown import markdown
     from avsep.platform.mlflow_utils import resolve_tracking_uri
-    from avsep.platform.report import markdown
     from avsep.platform.search_results import report_only
 
     storage = args.storage or str(settings.home() / "ray_results")

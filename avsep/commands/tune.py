@@ -87,7 +87,7 @@ def _run(args: argparse.Namespace) -> int:
     plan = prepare(options)
     print(json.dumps(describe(plan), indent=2, default=str), flush=True)
     outcome = run_search(plan)
-    from avsep.platform.report import markdown
+    from avsep.evaluation.markdown import markdown
 
     print(f"\n{outcome.trials} trials ({outcome.failed} failed) in {outcome.seconds:.0f} s; "
           f"report in {outcome.report_dir}")

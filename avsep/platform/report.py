@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from avsep.evaluation.markdown import markdown
 from avsep.platform.objectives import Objective, pareto_mask
 from avsep.search_spaces.base import SearchSpace
 from avsep.search_spaces.dims import Categorical, Float, Int
@@ -165,21 +166,6 @@ def _pareto(frame: pd.DataFrame, objectives: Sequence[Objective], out: Path
     fig.savefig(out / "pareto_front.png", dpi=80)
     plt.close(fig)
     return front, [out / "pareto_front.csv", out / "pareto_front.png"]
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.4g}"
-    return str(value)
-
-
-def markdown(table: pd.DataFrame) -> str:
-    """A GitHub markdown table of ``table`` (floats with 4 significant digits)."""
-    lines = ["| " + " | ".join(map(str, table.columns)) + " |",
-             "|" + "---|" * len(table.columns)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |"
-              for row in table.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
 
 
 def write_report(frame: pd.DataFrame, space: SearchSpace, objectives: Sequence[Objective],

@@ -9,10 +9,10 @@ For a :class:`~avsep.studies.base.Study`:
    (``platform.tune`` with the arms as the points to evaluate, no early stopping: ASHA's grace
    period equals the epoch count), tracked in MLflow like any search;
 3. **scoring** — every arm's model, for every seed, on the test split: separation metrics
-   (``platform.evaluate``), sync accuracy against context length (``platform.sync_eval``) or
+   (``evaluation.separation``), sync accuracy against context length (``evaluation.sync``) or
    vocal-activity accuracy, as the arm's ``evaluation`` says;
 4. **findings** — each claim becomes ours-vs-paper with a 95 % bootstrap interval over seeds
-   and test items (:mod:`avsep.studies.stats`); ``report.md`` and ``findings.json`` are written.
+   and test items (:mod:`avsep.evaluation.stats`); ``report.md`` and ``findings.json`` are written.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from typing import Any
 
 import pandas as pd
 
+from avsep.evaluation.stats import Estimate, paired_difference, trend
 from avsep.studies.base import Arm, Finding, Study
-from avsep.studies.stats import Estimate, paired_difference, trend
 
 #: a paper point's ``reported`` keys for the same training scored as Case II (Swaminathan)
 CASE_II_PREFIX = "case II "
@@ -233,9 +233,9 @@ def _score_separation(model: Any, cache: Path, arm: Arm, options: ReproduceOptio
     """Separation metrics on the test split; with ``evaluation["activity_source"]`` (an
     ``avsep eval --activity-source`` value) the attribute-aware separator infers with that
     activity (``detector``: the helper detector's P(vocal), Swaminathan's Case II)."""
-    from avsep.platform.eval_activity import check_activity_model, parse_activity_source
-    from avsep.platform.eval_chunks import scoring_set_options
-    from avsep.platform.evaluate import evaluate
+    from avsep.evaluation.activity import check_activity_model, parse_activity_source
+    from avsep.evaluation.chunks import scoring_set_options
+    from avsep.evaluation.separation import evaluate
 
     evaluation = dict(arm.evaluation)
     dataset = _test_dataset(model, cache,
@@ -256,8 +256,8 @@ def _score_separation(model: Any, cache: Path, arm: Arm, options: ReproduceOptio
 
 def _score_sync(model: Any, cache: Path, arm: Arm, options: ReproduceOptions,
                 helpers: dict[str, Any]) -> pd.DataFrame:
+    from avsep.evaluation.sync import evaluate_sync
     from avsep.platform.data import resolve_cache
-    from avsep.platform.sync_eval import evaluate_sync
 
     cache_path = resolve_cache(cache, model.spec, ("test",))
     contexts = tuple(arm.evaluation.get("contexts", (5, 7, 9, 11, 13, 15)))
@@ -268,7 +268,7 @@ def _score_sync(model: Any, cache: Path, arm: Arm, options: ReproduceOptions,
 def _score_vad(model: Any, cache: Path, arm: Arm, options: ReproduceOptions,
                helpers: dict[str, Any]) -> pd.DataFrame:
     """Frame confusion counts and accuracy of a ``vad_cnn`` per test excerpt (Table I)."""
-    from avsep.platform.eval_activity import evaluate_vad
+    from avsep.evaluation.activity import evaluate_vad
 
     dataset = _test_dataset(model, cache, dict(arm.evaluation.get("dataset", {})))
     rows = evaluate_vad(model, dataset, options.test_items)
@@ -376,7 +376,7 @@ def _fmt(value: float) -> str:
 def detector_lines(study: Study, rows: pd.DataFrame) -> list[str]:
     """Report lines for the ``vad`` arms: frame accuracy, F1 and per-class shares over every
     seed and test excerpt, beside the paper's Table I figures."""
-    from avsep.platform.eval_activity import VAD_COLUMNS, vad_summary
+    from avsep.evaluation.activity import VAD_COLUMNS, vad_summary
 
     lines: list[str] = []
     for arm in study.arms:

@@ -109,7 +109,7 @@ def finish(plan: Plan, results: Any, seconds: float = 0.0,
     best = _best_result(results, primary)
     outcome.finalists = _finalists(plan, frame, primary)
     if outcome.finalists is not None and len(outcome.finalists):
-        from avsep.platform.report import markdown
+        from avsep.evaluation.markdown import markdown
 
         outcome.finalists.to_csv(plan.report_dir / "finalists.csv", index=False)
         (plan.report_dir / "finalists.md").write_text(

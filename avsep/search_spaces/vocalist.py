@@ -10,9 +10,9 @@ length for its "Var = Y" rows), the learning rate and the batch size.
 The paper states neither learning rate nor batch size; the points use 1e-4 and 8 (a CPU-scale
 choice, see docs/models_extra.md). ``reported`` keys: ``acc_tol5@ctx25`` is the accuracy (%)
 within ±5 frames at a 25-frame context (the ``acc_tol5`` column of
-:func:`avsep.platform.sync_eval.evaluate_sync`, in %). Ranking: ``val/score`` (minus the
+:func:`avsep.evaluation.sync.evaluate_sync`, in %). Ranking: ``val/score`` (minus the
 validation BCE);
-``avsep eval`` reports sync accuracy against context length (:mod:`avsep.platform.sync_eval`).
+``avsep eval`` reports sync accuracy against context length (:mod:`avsep.evaluation.sync`).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ A **study** is one paper's headline comparisons, run as platform searches. It is
 
 The runner (:mod:`avsep.platform.reproduce`) trains the arms over seeds, evaluates them on the
 test split, and turns each finding into ours-vs-paper with a 95 % interval
-(:mod:`avsep.studies.stats`).
+(:mod:`avsep.evaluation.stats`).
 """
 
 from __future__ import annotations

@@ -8,8 +8,7 @@ import torch
 
 from avsep.config import merge, validate
 from avsep.data.datasets import make_dataset
-from avsep.models.package import load_model_package
-from avsep.platform.evaluate import (
+from avsep.evaluation.separation import (
     ABLATIONS,
     ORACLES,
     chunk_item,
@@ -17,6 +16,7 @@ from avsep.platform.evaluate import (
     separate_long,
     write_evaluation,
 )
+from avsep.models.package import load_model_package
 from avsep.platform.train_loop import RunContext, make_config, train_loop_per_worker
 from tests.platform.conftest import TINY_TRAIN
 
@@ -69,7 +69,7 @@ def test_evaluation_rows_oracles_ablations_and_report(trained, tiny_cache, tmp_p
 
 
 def test_ablation_replaces_only_the_video(trained):
-    from avsep.platform.evaluate import ablate
+    from avsep.evaluation.separation import ablate
 
     model, _ = trained
     frames = model.spec.frames_per_clip

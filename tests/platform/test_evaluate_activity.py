@@ -6,8 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from avsep.models import build
-from avsep.platform.eval_activity import (
+from avsep.evaluation.activity import (
     ActivitySource,
     activity_for,
     check_activity_model,
@@ -17,6 +16,7 @@ from avsep.platform.eval_activity import (
     parse_activity_source,
     vad_summary,
 )
+from avsep.models import build
 from tests.data.cache_factory import tiny_spec
 
 
@@ -125,9 +125,9 @@ def test_fixed_activity_switches_off_the_models_own_perturbation():
 def test_case_one_and_case_two_rows_of_the_attribute_aware_model(tmp_path):
     from avsep.data.datasets import make_dataset
     from avsep.data.datasets.synthetic_cache import make_demo_cache
+    from avsep.evaluation.separation import evaluate
+    from avsep.evaluation.tables import swaminathan_table
     from avsep.platform.data import model_dataset_options
-    from avsep.platform.eval_tables import swaminathan_table
-    from avsep.platform.evaluate import evaluate
 
     torch.manual_seed(0)
     model = build({"name": "attr_dnn", "preset": "tiny", "vad_source": "oracle"}).eval()

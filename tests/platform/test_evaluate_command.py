@@ -71,10 +71,10 @@ def test_detector_eval_writes_accuracy_and_confusion(tmp_path, capsys):
 def test_sync_models_dispatch_to_sync_eval_or_say_what_is_missing(tmp_path, capsys,
                                                                    monkeypatch):
     package = _package({"name": "vocalist", "preset": "tiny"}, tmp_path)
-    monkeypatch.setitem(sys.modules, "avsep.platform.sync_eval", None)  # import fails
+    monkeypatch.setitem(sys.modules, "avsep.evaluation.sync", None)  # import fails
     assert main(["eval", "--model", str(package), "--data", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "sync_eval" in err and "is a sync model" not in err
+    assert "evaluation.sync" in err and "is a sync model" not in err
 
 
 def test_activity_source_on_a_model_without_activity_input_names_the_fix(tmp_path, capsys):

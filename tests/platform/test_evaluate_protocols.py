@@ -12,12 +12,12 @@ import pytest
 import torch
 
 from avsep.data.datasets import make_dataset
+from avsep.evaluation.ablations import ablate, feature_noise
+from avsep.evaluation.chunks import present_streams, separate_long
+from avsep.evaluation.separation import evaluate
+from avsep.evaluation.tables import slizovskaia_table, solos_table, swaminathan_table
 from avsep.models import build
 from avsep.platform.data import model_dataset_options
-from avsep.platform.eval_ablations import ablate, feature_noise
-from avsep.platform.eval_chunks import present_streams, separate_long
-from avsep.platform.eval_tables import slizovskaia_table, solos_table, swaminathan_table
-from avsep.platform.evaluate import evaluate
 
 INSTRUMENTS = ("violin", "flute", "cello", "trumpet")
 

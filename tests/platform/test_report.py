@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from avsep.evaluation.markdown import markdown
 from avsep.platform.objectives import Objective, pareto_mask, parse
-from avsep.platform.report import markdown, rebuild_study, write_report
+from avsep.platform.report import rebuild_study, write_report
 from avsep.search_spaces import get
 
 

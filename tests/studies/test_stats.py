@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from avsep.studies.stats import paired_difference, trend, unpaired_difference
+from avsep.evaluation.stats import paired_difference, trend, unpaired_difference
 
 
 def _rows(values, source="vocals"):

@@ -12,7 +12,7 @@
   :func:`avsep.metrics.global_scores`); ``swaminathan_vad`` (Table I): the detector's frame
   confusion matrix, accuracy and F1;
 * ``kadandale_ynet`` (VocaLiST, Y-Net table): SDR / SIR / SAR medians per system and source;
-  ``kadandale_sync``: sync accuracy against context length (from ``platform.sync_eval``);
+  ``kadandale_sync``: sync accuracy against context length (from ``evaluation.sync``);
 * ``solos`` (Solos paper): SDR / SIR / SAR medians per system and ensemble size.
 """
 
@@ -94,7 +94,7 @@ def solos_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def sync_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Sync accuracy (%) against context length (rows of ``platform.sync_eval``: ``context``,
+    """Sync accuracy (%) against context length (rows of ``evaluation.sync``: ``context``,
     ``seconds``, ``n``, ``acc_tol<k>`` in [0, 1]) -> one row per context, accuracies in %."""
     if "context" not in rows:
         raise ValueError(f"sync rows need a 'context' column; got {list(rows.columns)}")

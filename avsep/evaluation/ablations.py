@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from avsep.platform.eval_chunks import present_streams, slice_pad
+from avsep.evaluation.chunks import present_streams, slice_pad
 
 ABLATIONS = ("video_constant", "video_noise", "white_noise_star", "video_mismatched")
 

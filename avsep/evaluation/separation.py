@@ -1,28 +1,28 @@
 """Paper-style evaluation of a trained model on the fixed test set of a prepared cache.
 
-Per test excerpt and source slot (:mod:`avsep.platform.eval_scoring`): BSS Eval v4 SDR / SIR /
+Per test excerpt and source slot (:mod:`avsep.evaluation.scoring`): BSS Eval v4 SDR / SIR /
 SAR / ISR jointly over the sources *present* in the excerpt (median over 1 s windows, NaN
 windows skipped, as museval), SI-SDR and SD-SDR over the whole excerpt, and PES / EPS (energy
 where the target, resp. the estimate, is silent) for every slot: absent instruments of the
 fixed-slot models (C-U-Net, MHU-Net) are scored by PES only. For singing data each excerpt also
 gets whole-clip BSS Eval and its NSDR over the mixture-as-estimate (``sdr_clip``, ``sir_clip``,
 ``sar_clip``, ``nsdr``, with its length ``seconds``) for the MIR-1K global scores
-(GNSDR/GSIR/GSAR, :mod:`avsep.platform.eval_tables`). Systems:
+(GNSDR/GSIR/GSAR, :mod:`avsep.evaluation.tables`). Systems:
 
 * ``model`` — the model (Wiener iterations as given), on the excerpt cut into consecutive
-  clip-length windows (:mod:`avsep.platform.eval_chunks`); with activity sources
-  (:mod:`avsep.platform.eval_activity`) one system per source, ``model@oracle``,
+  clip-length windows (:mod:`avsep.evaluation.chunks`); with activity sources
+  (:mod:`avsep.evaluation.activity`) one system per source, ``model@oracle``,
   ``model@perturbed:0.05``, ``model@detector`` (Swaminathan & Lerch's Case I vs Case II);
 * ``mixture`` — the input mixture as every source's estimate (the NSDR baseline);
   ``oracle_irm``, ``oracle_ibm`` — upper bounds from the sources
   (``avsep.metrics.oracle_estimates`` on the model's STFT);
-* for audio-visual models, the visual ablations of :mod:`avsep.platform.eval_ablations`
+* for audio-visual models, the visual ablations of :mod:`avsep.evaluation.ablations`
   (``video_constant``, ``video_noise``, ``white_noise_star``, ``video_mismatched``), applied
   to the streams that exist only.
 
 Rows are grouped by ``condition``: plain / v+ for singing voice, "<n> sources" for instrument
 mixtures. The report is ``eval.md`` (medians), ``eval_rows.csv``, boxplot PNGs and each
-paper's own table (:func:`avsep.platform.eval_tables.write_paper_tables`).
+paper's own table (:func:`avsep.evaluation.tables.write_paper_tables`).
 """
 
 from __future__ import annotations
@@ -36,10 +36,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from avsep.platform.eval_ablations import ABLATIONS, ablate, feature_noise, visual_frontend
-from avsep.platform.eval_activity import ActivitySource, activity_for, fixed_activity
-from avsep.platform.eval_chunks import chunk_item, clip_plan, separate_long, slice_pad
-from avsep.platform.eval_scoring import METRICS, score
+from avsep.evaluation.ablations import ABLATIONS, ablate, feature_noise, visual_frontend
+from avsep.evaluation.activity import ActivitySource, activity_for, fixed_activity
+from avsep.evaluation.chunks import chunk_item, clip_plan, separate_long, slice_pad
+from avsep.evaluation.scoring import METRICS, score
 
 ORACLES = ("mixture", "oracle_irm", "oracle_ibm")
 CLIP_METRICS = ("sdr_clip", "sir_clip", "sar_clip", "nsdr")
@@ -237,7 +237,7 @@ def write_tables(rows: pd.DataFrame, out: Path, title: str, tables: dict[str, pd
                  notes: Sequence[str] = (), head: str = "") -> list[Path]:
     """``eval.md`` (``head``, then each table), ``eval_rows.csv`` (every row) and one
     ``table_<name>.csv`` per table in ``out``; returns the files written."""
-    from avsep.platform.report import markdown
+    from avsep.evaluation.markdown import markdown
 
     out.mkdir(parents=True, exist_ok=True)
     text = [f"# {title}\n\n", *(f"{n}\n\n" for n in notes), head]
@@ -257,7 +257,7 @@ def write_evaluation(rows: pd.DataFrame, out: Path, title: str, *,
                      notes: Sequence[str] = ()) -> Evaluation:
     """The separation report: :func:`write_tables` with the medians of :func:`summarise` first,
     plus the boxplots."""
-    from avsep.platform.report import markdown
+    from avsep.evaluation.markdown import markdown
 
     summary = summarise(rows)
     head = ("Medians over test excerpts (BSS Eval v4 metrics: median over 1 s windows per "

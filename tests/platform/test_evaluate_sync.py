@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from avsep.platform.sync_eval import evaluate_sync
+from avsep.evaluation.sync import evaluate_sync
 
 SPF = 640  # samples per video frame at 16 kHz / 25 fps
 

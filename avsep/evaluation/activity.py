@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from avsep.platform.eval_chunks import chunk_item, clip_frames, merge_frames, run_windows
+from avsep.evaluation.chunks import chunk_item, clip_frames, merge_frames, run_windows
 
 ACTIVITY_FORMS = "oracle, perturbed:F (0 < F <= 1, e.g. perturbed:0.05) or detector"
 VAD_COLUMNS = ("tn", "fp", "fn", "tp")
