@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from avsep.platform.cli_args import add_debug, add_mlflow, add_storage, guarded
+from avsep.platform.cli_args import add_cluster, add_debug, add_mlflow, add_storage, guarded
 
 HELP = "hyperparameter search: Ray Tune + Optuna + ASHA, MLflow tracking, champion registration"
 
@@ -15,14 +15,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", help="prepared cache (or folder of caches, one per rate)")
     parser.add_argument("--num-samples", type=int, default=8, help="trials (default 8)")
     parser.add_argument("--max-epochs", type=int, default=2, help="epochs per trial (ASHA max_t)")
-    parser.add_argument("--gpus-per-trial", type=float, default=0.0)
-    parser.add_argument("--workers-per-trial", type=int, default=1, help="DDP workers per trial")
     parser.add_argument("--objective", default=None,
                         help="METRIC[:min|max][,METRIC2...], e.g. val/sdr or "
                              "val/sdr,model/params for a Pareto front (default: the space's)")
-    parser.add_argument("--resume", action="store_true",
-                        help="finish an interrupted search (same --name/--storage); errored "
-                             "trials are retried from their last checkpoint")
+    add_cluster(parser)
     add_storage(parser)
     add_mlflow(parser)
     parser.add_argument("--name", default=None, help="study name (default: the space name)")
@@ -31,9 +27,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="model size (tiny for CPU; paper on a GPU cluster); default: the "
                              "config file's model.preset, else tiny")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-concurrent", type=int, default=None,
-                        help="trials at once (default: what the cluster's CPUs/GPUs fit, at "
-                             "its autoscaling maximum when Ray knows the cluster config)")
     parser.add_argument("--max-failures", type=int, default=2,
                         help="retries of a crashed trial from its last checkpoint (default 2)")
     parser.add_argument("--register-as", default=None,
@@ -62,8 +55,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--finalists", type=int, default=3,
                         help="top trials re-scored on fresh validation sets before the "
                              "champion is chosen (default 3)")
-    parser.add_argument("--address", default=None,
-                        help="Ray cluster address (default $RAY_ADDRESS, else a new local Ray)")
     parser.add_argument("--num-cpus", type=int, default=None, help="CPUs of a local Ray")
     add_debug(parser)
 

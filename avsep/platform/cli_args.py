@@ -1,4 +1,5 @@
-"""Arguments and error handling shared by the platform commands (train, tune, report, eval).
+"""Arguments and error handling shared by the platform commands (train, tune, reproduce, report,
+eval).
 
 Kept in avsep.platform (light imports only) so the command modules stay thin.
 """
@@ -21,6 +22,34 @@ def add_storage(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--storage", default=None,
                         help="results folder or URI (s3://..., shared on a cluster); default "
                              "$AVSEP_HOME/ray_results")
+
+
+def add_cluster(parser: argparse.ArgumentParser, unit: str = "search",
+                same: str = "--name/--storage") -> None:
+    """Where and how wide trials run, as ``avsep tune`` and ``avsep reproduce`` share them:
+    ``--address``, ``--gpus-per-trial``, ``--workers-per-trial``, ``--max-concurrent`` and
+    ``--resume`` (``unit`` names what ``--resume`` finishes, ``same`` the flags that find it)."""
+    parser.add_argument("--gpus-per-trial", type=float, default=0.0)
+    parser.add_argument("--workers-per-trial", type=int, default=1, help="DDP workers per trial")
+    parser.add_argument("--max-concurrent", type=int, default=None,
+                        help="trials at once (default: what the cluster's CPUs/GPUs fit, at "
+                             "its autoscaling maximum when Ray knows the cluster config)")
+    parser.add_argument("--address", default=None,
+                        help="Ray cluster address (default $RAY_ADDRESS, else a new local Ray)")
+    parser.add_argument("--resume", action="store_true",
+                        help=f"finish an interrupted {unit} (same {same}); finished trials "
+                             "are kept, errored ones are retried from their last checkpoint")
+
+
+def check_cluster(args: argparse.Namespace) -> str | None:
+    """The message for a bad ``add_cluster`` value (None when all are valid)."""
+    if args.workers_per_trial < 1:
+        return "--workers-per-trial must be >= 1"
+    if args.gpus_per_trial < 0:
+        return "--gpus-per-trial must be >= 0"
+    if args.max_concurrent is not None and args.max_concurrent < 1:
+        return "--max-concurrent must be >= 1 (or leave it out: what the cluster fits)"
+    return None
 
 
 def add_debug(parser: argparse.ArgumentParser) -> None:
@@ -54,7 +83,7 @@ def guarded(command: str, body: Callable[[], int], debug: bool = False) -> int:
     """
     from avsep.config import ConfigError
     from avsep.platform.data import DataPathError
-    from avsep.platform.mlflow_utils import TrackingError
+    from avsep.tracking.store import TrackingError
 
     try:
         return body()
