@@ -10,6 +10,7 @@ from avsep.data.datasets.cache import CacheIndex, load_cache
 from avsep.data.datasets.factory import DATASETS, dataset_options, make_dataset
 from avsep.data.datasets.instruments import InstrumentsDataset
 from avsep.data.datasets.lipsync import LipSyncDataset
+from avsep.data.datasets.selection import TestSelection, select_test_items
 from avsep.data.datasets.singing import SingingDataset
 from avsep.data.datasets.vad import VadDataset
 
@@ -19,8 +20,10 @@ __all__ = [
     "InstrumentsDataset",
     "LipSyncDataset",
     "SingingDataset",
+    "TestSelection",
     "VadDataset",
     "dataset_options",
     "load_cache",
     "make_dataset",
+    "select_test_items",
 ]

@@ -152,8 +152,7 @@ class MixingDataset(Dataset):
 
     def recipe(self, index: int) -> Any:
         """What item ``index`` is made of (sources, windows, gains): a subclass's dataclass."""
-        if not 0 <= index < len(self):
-            raise IndexError(f"index {index} out of range for {len(self)} items")
+        self._check_index(index)
         return self.draw(self.rng(index), index)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
@@ -161,6 +160,24 @@ class MixingDataset(Dataset):
 
     def draw(self, rng: np.random.Generator, index: int) -> Any:
         raise NotImplementedError
+
+    # -- the unit of a test set ------------------------------------------------------------
+    def excerpt_of(self, index: int) -> str:
+        """The id of the independent excerpt item ``index`` comes from (a track, a piece): items
+        that share it (windows, conditions, slots of one recording) are not independent.
+        Subclasses name it; this default treats every item as its own excerpt."""
+        self._check_index(index)
+        return str(index)
+
+    def condition_of(self, index: int) -> str:
+        """The test condition of item ``index`` (``"plain"`` / ``"v+"`` for singing; ``"all"``
+        where a dataset has none)."""
+        self._check_index(index)
+        return "all"
+
+    def _check_index(self, index: int) -> None:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} items")
 
     def render(self, recipe: Any) -> dict[str, torch.Tensor]:
         raise NotImplementedError
@@ -245,6 +262,15 @@ class MixingDataset(Dataset):
     def empty_video(self, count: int) -> np.ndarray:
         h, w = self.spec.crop
         return np.zeros((count, self.spec.video_channels, h, w), dtype=np.uint8)
+
+
+def pick_id(pick: Pick) -> str:
+    """``track id`` of a ``(track, source)`` pick, ``track id/source name`` where the track
+    holds several sources of that role (two singers of one song are two excerpts)."""
+    track, source = pick
+    if len(track.by_role(source.role)) > 1:
+        return f"{track.id}/{source.name}"
+    return track.id
 
 
 def tensors(item: dict[str, Any]) -> dict[str, torch.Tensor]:

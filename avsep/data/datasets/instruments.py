@@ -283,6 +283,17 @@ class InstrumentsDataset(MixingDataset):
             return min(full, self._length) if self._length is not None else full
         return super().__len__()
 
+    # -- the unit of a test set -------------------------------------------------------------
+    def excerpt_of(self, index: int) -> str:
+        """The piece item ``index`` is cut from (``TrackEntry.piece``, else the track id): the
+        test segments of one URMP piece share it. Drawn mixtures join their tracks' ids."""
+        self._check_index(index)
+        if self.split == "test":
+            track = self.segments[index][0]
+            return track.piece or track.id
+        tracks = sorted({p.pick[0].piece or p.pick[0].id for p in self.recipe(index).parts})
+        return "+".join(tracks)
+
     # -- drawing ----------------------------------------------------------------------------
     def max_sources(self) -> int:
         """The largest number of sources at the current epoch (curriculum)."""

@@ -55,6 +55,7 @@ from avsep.data.datasets.base import (
     Window,
     as_range,
     check_fraction,
+    pick_id,
     tensors,
     uniform,
 )
@@ -225,6 +226,22 @@ class SingingDataset(MixingDataset):
             full = len(self.targets) * len(self.conditions)
             return min(full, self._length) if self._length is not None else full
         return super().__len__()
+
+    # -- the unit of a test set -------------------------------------------------------------
+    def excerpt_of(self, index: int) -> str:
+        """The target vocal's track (``track/source`` where a track has several singers): on
+        the test split its plain and v+ items share it (the same window of the same song)."""
+        self._check_index(index)
+        if self.split == "test":
+            return pick_id(self.targets[index % len(self.targets)])
+        return pick_id(self.recipe(index).target)
+
+    def condition_of(self, index: int) -> str:
+        """``"plain"`` or ``"v+"`` (an extra, off-screen vocal in the accompaniment)."""
+        self._check_index(index)
+        if self.split == "test":
+            return self.conditions[index // len(self.targets)]
+        return "plain" if self.recipe(index).extra is None else "v+"
 
     # -- drawing ----------------------------------------------------------------------------
     def _active_window(

@@ -231,7 +231,7 @@ def make_demo_cache(
             accompaniment = 0.2 * harmonic(rng, samples, sample_rate, rng.uniform(60, 120),
                                            np.array([1, .5, .3, .2, .1]))
             accompaniment += 0.02 * rng.standard_normal(samples).astype(np.float32)
-            video = mouth_video(env, sample_rate, fps, crop, video_channels, 90 + 20 * i)
+            video = mouth_video(env, sample_rate, fps, crop, video_channels, 90 + 20 * (i % 8))
             annotations = {}
             if vad_annotation:
                 hop = sample_rate // 100
