@@ -5,20 +5,9 @@ stored int16 ``(C, L)``; every source with a picture gets its video decoded with
 cache's fps, cropped around the source (mouth or player) and stored uint8 ``(T, H, W, Cv)``;
 known annotations are converted to float32 sequences at 100 Hz.
 
-Where the crop box comes from, first match wins (recorded per source as ``crop_from``):
-
-1. ``boxes``     — the ``<video stem>.boxes.json`` sidecar (synthetic corpus, or a user's own),
-                   keyed by source name (or instrument name);
-2. ``landmarks`` — the dataset's 68-point face landmarks (Acappella): a square around the mouth
-                   points with side 1.2x their horizontal extent, URSing's recipe (paper 1);
-3. ``detector``  — singers only (role vocals/extra_vocals): OpenCV's bundled Haar frontal-face
-                   cascade (``opencv-python-headless`` 4.x; nothing is downloaded) on every 5th
-                   frame, mouth box placed in the face box, interpolated in time;
-4. ``strips``    — a video shared by N sources with none of the above (a real URMP ensemble):
-                   N equal vertical strips, left to right in part order (URMP seats players
-                   in score order; an assumption, not checked);
-5. ``centre``    — the largest centred box of the crop's aspect ratio (one player, or no face
-                   found, or OpenCV missing).
+The crop chain (boxes sidecar, landmarks, face detector, strips, centre; recorded per source as
+``crop_from``) and the audio front-end (resampling, channels) are
+:mod:`avsep.data.preprocess`'s, the functions serving applies to a user's file.
 
 Splits: :mod:`avsep.data.splits` assigns every track a train/val/test split (the dataset's
 official one, a seeded performer- and piece-disjoint hash, or a user's ``--splits`` file) and
@@ -52,12 +41,21 @@ from avsep.data.layouts import read_layout
 from avsep.data.layouts._annotations import RATE as ANNOTATION_RATE
 from avsep.data.layouts._annotations import read_annotation
 from avsep.data.layouts._common import load_json
+from avsep.data.preprocess import (
+    CropJob,
+    Preprocessing,
+    Subject,
+    audio_front_end,
+    crop_plan,
+    detector,
+    fill_crops,
+    frame_count,
+    read_sidecar,
+    sidecar_path,
+)
 from avsep.data.records import DataError, Problem, SourceRecord, TrackRecord
 
 INDEX_VERSION = 1
-MOUTH_POINTS = slice(48, 68)  # dlib's 68-point layout: outer and inner lip contour
-MOUTH_SCALE = 1.2
-SINGER_ROLES = ("vocals", "extra_vocals")
 
 
 @dataclass(frozen=True)
@@ -83,6 +81,11 @@ class PrepareSettings:
         if self.channels is not None and self.channels not in (1, 2):
             raise ValueError(f"channels must be 1 or 2 (or None: as the files), got "
                              f"{self.channels}")
+
+    def preprocessing(self) -> Preprocessing:
+        """These settings as the crop chain and audio front-end take them."""
+        return Preprocessing(sample_rate=self.sample_rate, channels=self.channels, fps=self.fps,
+                             crop=self.crop, video_channels=self.video_channels)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -123,31 +126,21 @@ def _atomic_json(path: Path, data: Any) -> None:
 # ---------------------------------------------------------------------------- audio
 
 
-def _source_audio(record: TrackRecord, source: SourceRecord, rate: int) -> np.ndarray:
-    audio, _ = read_audio(source.audio_path, sample_rate=rate)
+def _source_audio(record: TrackRecord, source: SourceRecord) -> tuple[np.ndarray, int]:
+    audio, rate = read_audio(source.audio_path)
     channel = record.extra.get("channel_map", {}).get(source.name)
-    return audio[channel:channel + 1] if channel is not None else audio
-
-
-def _fit_channels(audio: np.ndarray, channels: int | None) -> np.ndarray:
-    """``(C, L)`` -> ``(channels, L)``: the mean of the channels for mono, a mono file repeated
-    for stereo; unchanged for ``None``."""
-    if channels is None or audio.shape[0] == channels:
-        return audio
-    if channels == 1:
-        return audio.mean(axis=0, keepdims=True)
-    if audio.shape[0] == 1:
-        return np.repeat(audio, channels, axis=0)
-    raise ValueError(f"cannot turn {audio.shape[0]} audio channels into {channels}")
+    return (audio[channel:channel + 1] if channel is not None else audio), rate
 
 
 def _read_audio(record: TrackRecord, rate: int,
                 channels: int | None = None) -> dict[str, np.ndarray]:
-    """float32 ``(channels, L)`` of each source (and ``"mixture"``) at ``rate``."""
-    arrays = {s.name: _source_audio(record, s, rate) for s in record.sources}
+    """float32 ``(channels, L)`` of each source (and ``"mixture"``) at ``rate``, through the
+    audio front-end that serving uses (:func:`avsep.data.preprocess.audio_front_end`)."""
+    arrays = {s.name: _source_audio(record, s) for s in record.sources}
     if record.mixture_path is not None:
-        arrays["mixture"] = read_audio(record.mixture_path, sample_rate=rate)[0]
-    return {name: _fit_channels(audio, channels) for name, audio in arrays.items()}
+        arrays["mixture"] = read_audio(record.mixture_path)
+    return {name: audio_front_end(audio, file_rate, rate, channels)
+            for name, (audio, file_rate) in arrays.items()}
 
 
 def _write_audio(arrays: dict[str, np.ndarray], folder: Path) -> tuple[dict[str, str], int]:
@@ -164,42 +157,6 @@ def _write_audio(arrays: dict[str, np.ndarray], folder: Path) -> tuple[dict[str,
 # ---------------------------------------------------------------------------- video
 
 
-def _sidecar_boxes(video: Path, source: SourceRecord, frame_times: np.ndarray,
-                   default_fps: float) -> np.ndarray | None:
-    """Boxes ``(T, 4)`` for ``source`` from ``<video stem>.boxes.json`` at ``frame_times``."""
-    sidecar = video.with_name(video.stem + ".boxes.json")
-    if not sidecar.is_file():
-        return None
-    data = load_json(sidecar)
-    boxes_by_name = data.get("boxes", {}) if isinstance(data, dict) else {}
-    key = next((k for k in (source.name, source.instrument) if k in boxes_by_name), None)
-    if key is None:
-        raise DataError(sidecar, f"no boxes for source {source.name!r}; the sidecar has "
-                                 f"{sorted(boxes_by_name)}")
-    boxes = np.asarray(boxes_by_name[key], dtype=np.float64)
-    if boxes.ndim != 2 or boxes.shape[1] != 4 or len(boxes) == 0:
-        raise DataError(sidecar, f"boxes of {key!r} must be [[x0, y0, x1, y1], ...], found "
-                                 f"shape {boxes.shape}")
-    fps = float(data.get("fps", default_fps))
-    idx = np.clip(np.floor(frame_times * fps + 0.5).astype(np.int64), 0, len(boxes) - 1)
-    return boxes[idx]
-
-
-def _landmark_boxes(path: Path, source_idx: np.ndarray) -> np.ndarray:
-    """Square mouth boxes ``(T, 4)`` from 68-point landmarks ``(N, 68, 2)`` (x, y)."""
-    try:
-        points = np.load(path, mmap_mode="r")
-    except Exception as err:  # noqa: BLE001
-        raise DataError(path, f"unreadable landmarks ({err})") from err
-    if points.ndim != 3 or points.shape[1:] != (68, 2):
-        raise DataError(path, f"expected landmarks (T, 68, 2), found {points.shape}")
-    mouth = np.asarray(points[np.clip(source_idx, 0, len(points) - 1), MOUTH_POINTS], np.float64)
-    lo, hi = mouth.min(axis=1), mouth.max(axis=1)
-    centre, side = (lo + hi) / 2, MOUTH_SCALE * (hi[:, 0] - lo[:, 0])
-    side = np.maximum(side, 2.0)[:, None]
-    return np.concatenate([centre - side / 2, centre + side / 2], axis=1)
-
-
 @dataclass
 class _VideoJob:
     """One cache's video of one track: its settings, duration and output folder."""
@@ -209,33 +166,11 @@ class _VideoJob:
     folder: Path
 
 
-def _crop_plan(video: Any, video_path: Path, source: SourceRecord, sources: list[SourceRecord],
-               settings: PrepareSettings, idx: np.ndarray,
-               detected: Callable[[], np.ndarray | None]) -> tuple[np.ndarray, str]:
-    """Boxes ``(T, 4)`` of ``source`` at the frames ``idx`` and where they came from;
-    ``detected()`` gives the face detector's mouth boxes at ``idx`` (None: no face found)."""
-    from avsep.data.video import centre_boxes, fit_boxes, strip_boxes
-
-    assert settings.fps is not None and settings.crop is not None
-    frame_wh = (video.width, video.height)
-    times = np.arange(len(idx)) / settings.fps
-    boxes = _sidecar_boxes(video_path, source, times, video.fps)
-    how = "boxes"
-    if boxes is None and "landmarks" in source.annotations:
-        boxes, how = _landmark_boxes(source.annotations["landmarks"], idx), "landmarks"
-    if boxes is None and source.role in SINGER_ROLES:
-        boxes, how = detected(), "detector"
-    if boxes is None and len(sources) > 1:
-        boxes = strip_boxes(len(idx), sources.index(source), len(sources), settings.crop,
-                            frame_wh)
-        how = "strips"
-    if boxes is None:
-        boxes, how = centre_boxes(len(idx), settings.crop, frame_wh), "centre"
-    return fit_boxes(boxes, settings.crop, frame_wh), how
-
-
-def _at(boxes: np.ndarray | None, positions: np.ndarray) -> np.ndarray | None:
-    return None if boxes is None else boxes[positions]
+def _subject(source: SourceRecord, sources: list[SourceRecord]) -> Subject:
+    """Who ``source``'s crop is around, among the ``sources`` sharing its video."""
+    return Subject(name=source.name, role=source.role, instrument=source.instrument,
+                   landmarks=source.annotations.get("landmarks"),
+                   part=sources.index(source), parts=len(sources))
 
 
 def _write_videos(record: TrackRecord, jobs: list[_VideoJob]) -> list[dict[str, tuple[str, str]]]:
@@ -244,15 +179,10 @@ def _write_videos(record: TrackRecord, jobs: list[_VideoJob]) -> list[dict[str, 
 
     Each video file is decoded once for all its sources and all jobs: the frames of every job's
     fps are read in one pass over their union, and each job crops its own frames (and crop size)
-    from them. The face detector, when needed, also runs once on that union.
+    from them (:func:`avsep.data.preprocess.fill_crops`, the path serving takes). The face
+    detector, when needed, also runs once on that union.
     """
-    from avsep.data.video import (
-        crop_frames,
-        detect_mouth_boxes,
-        frame_indices,
-        iter_frames,
-        open_video,
-    )
+    from avsep.data.video import frame_indices, open_video
 
     by_video: dict[Path, list[SourceRecord]] = {}
     for source in record.sources:
@@ -263,40 +193,29 @@ def _write_videos(record: TrackRecord, jobs: list[_VideoJob]) -> list[dict[str, 
         (job.folder / "video").mkdir(parents=True, exist_ok=True)
     for video_path, sources in by_video.items():
         video = open_video(video_path, array_fps=float(record.extra.get("video_fps", 25.0)))
+        sidecar = read_sidecar(sidecar_path(video_path))
         indices = []
         for job in jobs:
             assert job.settings.fps is not None
-            count = int(np.floor(min(job.duration_s, video.frames / video.fps)
-                                 * job.settings.fps + 1e-6))
+            count = frame_count(video, job.settings.fps, job.duration_s)
             indices.append(frame_indices(video.fps, video.frames, job.settings.fps, count))
         union = np.unique(np.concatenate(indices)) if indices else np.zeros(0, np.int64)
-        found: list[np.ndarray | None] = []
-
-        def detected(union: np.ndarray = union, found: list[np.ndarray | None] = found,
-                     video: Any = video) -> np.ndarray | None:
-            if not found:  # run the detector at most once per video, on the union
-                found.append(detect_mouth_boxes(video, union))
-            return found[0]
-
-        plans = []  # (positions in union, boxes, output array, settings)
+        detected = detector(video, union)
+        crops = []
         for j, (job, idx) in enumerate(zip(jobs, indices, strict=True)):
             positions = np.searchsorted(union, idx)
+            settings = job.settings.preprocessing()
             for source in sources:
-                boxes, how = _crop_plan(video, video_path, source, sources, job.settings, idx,
-                                        lambda p=positions: _at(detected(), p))
+                boxes, how = crop_plan(video, sidecar, _subject(source, sources), settings, idx,
+                                       lambda p=positions: detected(p))
                 target = np.lib.format.open_memmap(
                     job.folder / "video" / f"{source.name}.npy", mode="w+", dtype=np.uint8,
-                    shape=(len(idx), *job.settings.crop, job.settings.video_channels))
-                plans.append((positions, boxes, target, job.settings))
+                    shape=(len(idx), *settings.crop, settings.video_channels))
+                crops.append(CropJob(positions, boxes, target, settings))
                 outs[j][source.name] = (f"video/{source.name}.npy", how)
-        for part, frames in iter_frames(video, union):
-            for positions, boxes, target, settings in plans:
-                rows = np.nonzero((positions >= part.start) & (positions < part.stop))[0]
-                if len(rows):
-                    target[rows] = crop_frames(frames[positions[rows] - part.start], boxes[rows],
-                                               settings.crop, gray=settings.video_channels == 1)
-        for _, _, target, _ in plans:
-            target.flush()
+        fill_crops(video, union, crops)
+        for crop in crops:
+            crop.target.flush()
     return outs
 
 
