@@ -5,8 +5,9 @@
 autocast on GPU), validates (:mod:`avsep.platform.validation`), writes a checkpoint atomically
 and reports the metrics through the session (:mod:`avsep.platform.session`). It resumes from
 the session's last checkpoint, stops early when the validation loss has not improved for
-``train.patience`` epochs, and raises :class:`DivergedError` on a NaN/inf loss so Tune records
-the trial as failed. Rank 0 logs to MLflow and, whenever the run's objective
+``train.patience`` epochs, sets the next epoch's learning rate by ``train.lr_schedule``
+(:mod:`avsep.platform.optim`), and raises :class:`DivergedError` on a NaN/inf loss so Tune
+records the trial as failed. Rank 0 logs to MLflow and, whenever the run's objective
 (``RunContext.objective``, the search's primary objective; default ``val/sdr``) improves, saves
 the model package and validation examples (spectrogram PNGs + WAVs) as run artifacts, so the
 package a search registers comes from the epoch its ranking picked.
@@ -29,6 +30,7 @@ import torch
 from avsep.config import ExperimentConfig, validate
 from avsep.platform import checkpoint as ckpt
 from avsep.platform.objectives import parse, score
+from avsep.platform.optim import apply_schedule, make_optimizer
 from avsep.platform.session import Session, current
 from avsep.platform.validation import to_device
 from avsep.platform.validation import validate as run_validation
@@ -199,8 +201,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     # U-Net at lr, the visual network at a tenth of it, as the Solos paper trains it)
     groups = base.param_groups(cfg.train.lr) if hasattr(base, "param_groups") \
         else [p for p in base.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(groups,
-                                 lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    optimizer = make_optimizer(groups, cfg.train)
     resume = session.checkpoint_dir()
     state = ckpt.load(resume, base, optimizer) if resume else ckpt.TrainState()
     model: torch.nn.Module = base
@@ -238,11 +239,13 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                 state.epochs_without_gain += 1
             state.epoch = epoch + 1
             stop = state.epochs_without_gain >= cfg.train.patience
+            losses = [h["val/loss"] for h in state.history if "val/loss" in h] + [val["val/loss"]]
+            lr_now = apply_schedule(optimizer, cfg.train, losses)  # the next epoch's rate
             metrics: dict[str, Any] = {
                 "epoch": state.epoch, "train/loss": train_loss, **val,
                 "best/objective": state.best_objective, "model/params": float(n_params),
                 "model/latency_ms": latency, "workers": session.world_size,
-                "early_stopped": stop,
+                "early_stopped": stop, "train/lr": lr_now,
                 "mlflow_run_id": state.mlflow_run_id or ""}
             if session.world_size > 1:
                 metrics["ddp/replica_spread"] = replica_spread(base, device)
