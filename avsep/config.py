@@ -68,13 +68,26 @@ class ModelConfig(BaseModel):
 
 
 class TrainConfig(_Section):
-    """Optimiser, length and stopping rule of a run."""
+    """Optimiser, learning-rate schedule, length and stopping rule of a run.
 
-    lr: float = Field(1e-3, gt=0, lt=1)
+    ``lr_schedule``: ``"none"`` keeps ``lr``; ``"plateau_half"`` halves it whenever the
+    validation loss has not improved for ``lr_patience`` epochs since its last best or the last
+    halving (Slizovskaia et al.: halved after 25k iterations without validation gain).
+    ``patience``: early stopping after that many epochs without a validation-loss gain (Li et
+    al.: 10). See :mod:`avsep.platform.optim`.
+    """
+
+    optimizer: Literal["adam", "adadelta"] = Field(
+        "adam", description="adam, or adadelta (Swaminathan & Lerch's detector; lr 1.0)")
+    lr: float = Field(1e-3, gt=0, le=1)
     batch_size: int = Field(4, ge=1, le=4096)
     epochs: int = Field(2, ge=1)
     weight_decay: float = Field(0.0, ge=0)
     grad_clip: float | None = Field(5.0, gt=0)
+    lr_schedule: Literal["none", "plateau_half"] = Field(
+        "none", description="plateau_half: halve lr after lr_patience epochs w/o val gain")
+    lr_patience: int = Field(5, ge=1, description="plateau_half: epochs without a validation-"
+                             "loss gain before the learning rate halves")
     patience: int = Field(10, ge=1, description="early stop after this many epochs w/o gain")
     seed: int = 0
     amp: bool = Field(True, description="bf16 autocast when on a GPU (ignored on CPU)")
