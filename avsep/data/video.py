@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -39,14 +40,16 @@ class VideoInfo:
 
 
 class _DecordSource:
-    """Random-access frames from a video file through ``decord.VideoReader``."""
+    """Random-access frames from a video file (or an upload's bytes, named ``path`` in errors)
+    through ``decord.VideoReader``."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, data: bytes | None = None):
         import torch  # noqa: F401, I001 - must precede decord
         import decord
 
         try:
-            self.reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+            self.reader = decord.VideoReader(BytesIO(data) if data is not None else str(path),
+                                             ctx=decord.cpu(0), num_threads=1)
             first = self.reader[0].shape
         except Exception as err:  # noqa: BLE001 - decord raises DECORDError and others
             raise DataError(path, f"corrupt or truncated video: decord cannot open it "
@@ -70,11 +73,12 @@ class _DecordSource:
 
 
 class _ArraySource:
-    """Frames stored as a uint8 ``(T, H, W, 3)`` ``.npy`` array (memory-mapped)."""
+    """Frames stored as a uint8 ``(T, H, W, 3)`` ``.npy`` array (memory-mapped), or given as
+    that array (``array``; ``path`` then names it in errors)."""
 
-    def __init__(self, path: Path, fps: float):
+    def __init__(self, path: Path, fps: float, array: np.ndarray | None = None):
         try:
-            self.array = np.load(path, mmap_mode="r")
+            self.array = np.load(path, mmap_mode="r") if array is None else array
         except Exception as err:  # noqa: BLE001
             raise DataError(path, f"unreadable frame array ({err})") from err
         shape = self.array.shape
@@ -93,8 +97,15 @@ class _ArraySource:
         return np.repeat(frames, 3, axis=-1) if frames.shape[-1] == 1 else frames
 
 
-def open_video(path: Path | str, *, array_fps: float = 25.0) -> _DecordSource | _ArraySource:
-    """Open a video file (decord) or a ``.npy`` frame array (at ``array_fps``)."""
+def open_video(path: Path | str | bytes | np.ndarray, *, array_fps: float = 25.0,
+               name: str = "upload") -> _DecordSource | _ArraySource:
+    """Open a video file (decord), a ``.npy`` frame array (at ``array_fps``), a video file's
+    bytes, or a uint8 ``(T, H, W, 3)`` frame array (at ``array_fps``); ``name`` names the
+    last two in errors."""
+    if isinstance(path, bytes):
+        return _DecordSource(Path(name), path)
+    if isinstance(path, np.ndarray):
+        return _ArraySource(Path(name), array_fps, path)
     path = Path(path)
     if not path.exists():
         raise DataError(path, "missing file")

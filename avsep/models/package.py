@@ -3,8 +3,16 @@
 Layout (what the platform registers in MLflow and what ``avsep serve`` loads)::
 
     <dir>/config.json          {"model": <config for models.build>, "sources": [...],
-                                "spec": {...}, "task": str, "data_kind": str, "metrics": {...}}
+                                "spec": {...}, "task": str, "data_kind": str, "metrics": {...},
+                                "preprocessing": {...}, "wiener_iterations": int}
     <dir>/weights.safetensors  the state dict (tensors only: loading executes no pickled code)
+
+``preprocessing`` (optional) is what the model was trained on, read from the prepared cache's
+``index.json`` (:class:`avsep.data.preprocess.Preprocessing`: audio rate and channels, video
+fps, crop, channels, mouth scale, detector stride, and the crop methods of the cache's sources);
+serving applies exactly those to a user's video. ``wiener_iterations`` (optional) is the Wiener
+count the model was validated at: the default of ``avsep separate``, ``avsep serve`` and the
+pyfunc.
 
 ``load_model_package`` accepts the folder itself or any folder above it (MLflow downloads a
 registered model's files into nested folders), as long as exactly one package is inside.
@@ -41,8 +49,14 @@ def save_model_package(
     model_config: dict[str, Any],
     directory: Path | str,
     metrics: dict[str, float] | None = None,
+    preprocessing: dict[str, Any] | None = None,
+    wiener_iterations: int | None = None,
 ) -> Path:
-    """Write ``model``'s weights and config to ``directory``; returns the folder."""
+    """Write ``model``'s weights and config to ``directory``; returns the folder.
+
+    ``preprocessing``: :meth:`avsep.data.preprocess.Preprocessing.to_json` of the cache it was
+    trained on; ``wiener_iterations``: the Wiener count it was validated at (module docstring).
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
@@ -50,6 +64,12 @@ def save_model_package(
     save_file(state, str(tmp))
     tmp.replace(directory / WEIGHTS_FILE)
     payload = {"model": dict(model_config), **describe_contract(model), "metrics": metrics or {}}
+    if preprocessing is not None:
+        payload["preprocessing"] = dict(preprocessing)
+    if wiener_iterations is not None:
+        if int(wiener_iterations) < 0:
+            raise ValueError(f"wiener_iterations must be >= 0, got {wiener_iterations}")
+        payload["wiener_iterations"] = int(wiener_iterations)
     (directory / CONFIG_FILE).write_text(json.dumps(payload, indent=2, default=str))
     return directory
 

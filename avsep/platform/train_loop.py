@@ -163,18 +163,31 @@ def _logger(run: RunContext, state: ckpt.TrainState, session: Session, cfg: Expe
     return logger
 
 
+def validated_wiener(metrics: dict[str, float], objective: Any) -> int | None:
+    """The Wiener count the epoch was ranked at: ``K`` of a ``val/sdr@wK`` objective, else the
+    count that reached ``val/sdr`` (``val/wiener``); None for models without one."""
+    if objective is not None and objective.metric.startswith("val/sdr@w"):
+        return int(objective.metric[len("val/sdr@w"):])
+    return int(metrics["val/wiener"]) if "val/wiener" in metrics else None
+
+
 def _save_best(base: Any, cfg: ExperimentConfig, metrics: dict[str, float], folder: Path,
-               val_set: Any, device: torch.device, logger: Any) -> None:
-    """Model package + validation examples of the best epoch so far, logged to MLflow."""
+               val_set: Any, device: torch.device, logger: Any, objective: Any = None) -> None:
+    """Model package + validation examples of the best epoch so far, logged to MLflow. The
+    package records the cache's preprocessing and the validated Wiener count."""
+    from avsep.data.preprocess import cache_preprocessing
     from avsep.models.package import save_model_package
     from avsep.platform.examples import write_examples
 
     options = cfg.model.build_dict()
     if hasattr(base, "package_options"):  # e.g. Y-Net drops its local checkpoint path
         options = base.package_options(options)
+    trained_on = cache_preprocessing(cfg.data.cache)
+    validated = validated_wiener(metrics, objective)
     package = save_model_package(base, options, folder / "model",
-                                 {k: v for k, v in metrics.items() if isinstance(v, float)})
-    wiener = int(metrics.get("val/wiener", 0))
+                                 {k: v for k, v in metrics.items() if isinstance(v, float)},
+                                 trained_on.to_json() if trained_on else None, validated)
+    wiener = validated or 0
     examples = folder / "examples"
     write_examples(base, val_set, device, wiener, examples, cfg.eval.examples)
     if logger is not None:
@@ -260,7 +273,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
                     ckpt.save(folder, base, optimizer, state)
                     if improved:
                         _save_best(base, cfg, {**val, "epoch": float(state.epoch)}, folder,
-                                   val_loader.dataset, device, logger)
+                                   val_loader.dataset, device, logger, objective)
                     (folder / "metrics.json").write_text(json.dumps(state.history[-1]))
                 if logger is not None:
                     logger.log_metrics(metrics, step=state.epoch)

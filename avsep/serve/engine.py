@@ -4,23 +4,46 @@ A :class:`Separator` wraps one trained zoo model. ``make_jobs`` turns a decoded 
 fixed-length chunk items (the model's batch-item contract, docs/contracts.md), ``run`` pushes
 any list of items — from one request or many — through the model in one batch, and
 ``assemble`` cross-fades the chunk outputs back into full-length stems at the input's rate.
+
+Model input is made by :mod:`avsep.data.preprocess`, the functions ``avsep prepare`` made the
+training cache with, at the parameters the package recorded (``preprocessing``): audio through
+the same resampler; a video through the same crop chain (the boxes sidecar when one comes with
+it, else the face detector for singers, else the centre) at the cache's fps, crop and channels,
+then to the model's frames exactly as the training loader converts cached frames
+(:func:`avsep.data.datasets.frames.to_model_frames`, ``cache_frame_index``). A crop that cannot
+be made as the model was trained (e.g. no face found) adds a one-line notice.
+
+Above the model's band (half its sample rate) a model separates nothing. Rule: the mixture's
+residual above the band (the input minus the input taken to the model's rate and back) is added
+to the ``accompaniment`` stem, so the stems still sum to the mixture; a model without an
+``accompaniment`` stem (instrument models) returns no stem with it. Either way a one-line
+notice says so when the input's rate is above the model's.
+
+The Wiener iteration count a request does not set is the one the model was validated at
+(package key ``wiener_iterations``; 0 for packages without it).
 """
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-import torchaudio
 
 from avsep.audio.chunking import ChunkPlan, merge, split
-from avsep.data.records import URMP_INSTRUMENTS
-from avsep.data.video import LUMA
+from avsep.data.datasets.frames import cache_frame_index, to_model_frames
+from avsep.data.preprocess import (
+    MOUTH_METHODS,
+    Preprocessing,
+    Subject,
+    audio_front_end,
+    crop_video,
+    resample,
+)
+from avsep.data.records import URMP_INSTRUMENTS, DataError
+from avsep.data.video import open_video
 from avsep.serve.accelerate import BACKENDS, use_onnxruntime
 from avsep.serve.errors import BadRequest
 
@@ -34,27 +57,34 @@ def _has_onnxruntime() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
-@functools.lru_cache(maxsize=8)
-def _resampler(orig: int, new: int) -> torchaudio.transforms.Resample:
-    return torchaudio.transforms.Resample(orig, new, dtype=torch.float32)
+@dataclass
+class VideoInput:
+    """A user's video for one stream: an opened source (:func:`avsep.data.video.open_video`:
+    a file, an upload's bytes or a frame array) and its boxes sidecar (parsed, or None)."""
 
-
-def resample(audio: torch.Tensor, orig: int, new: int) -> torch.Tensor:
-    """``torchaudio.functional.resample`` of float32 (..., L) audio, the same numbers, with the
-    sinc kernel built once per rate pair: building it was 0.15 s of a 5 s upload's 0.23 s of
-    resampling (44.1 -> 32 kHz and back, measured)."""
-    return _resampler(int(orig), int(new))(audio)
+    video: Any
+    sidecar: dict[str, Any] | None = None
 
 
 @dataclass
 class Request:
-    """A decoded request: audio (C, L) float32 at ``rate``, optional videos (T, H, W, 3) uint8."""
+    """A decoded request: audio (C, L) float32 at ``rate``; videos, each a :class:`VideoInput`
+    or a uint8 frame array (T, H, W, 3) at the model's fps; ``wiener_iterations`` None: the
+    package's validated count."""
 
     audio: np.ndarray
     rate: int
-    videos: list[np.ndarray] = field(default_factory=list)
+    videos: list[VideoInput | np.ndarray] = field(default_factory=list)
     labels: list[str] | None = None
-    wiener_iterations: int = 0
+    wiener_iterations: int | None = None
+
+
+@dataclass
+class Separation:
+    """A separated request: {stem: (C, L) float32} at the input's rate, and one-line notices."""
+
+    stems: dict[str, np.ndarray]
+    notices: list[str]
 
 
 @dataclass
@@ -68,6 +98,9 @@ class Jobs:
     rate: int
     length: int
     names: tuple[str, ...]  # the stems to return (all sources, or the labelled ones)
+    wiener_iterations: int = 0
+    above: np.ndarray | None = None  # (C, length) the mixture above the model's band
+    notices: list[str] = field(default_factory=list)
 
 
 def parse_labels(text: str | list[str] | None) -> list[str] | None:
@@ -118,6 +151,13 @@ class Separator:
         self.overlap = overlap
         self.spec = model.spec
         self.rate = model.spec.stft.sample_rate
+        spec = self.spec
+        recorded = self.payload.get("preprocessing")
+        # packages saved without a cache: the model's own contract, crop methods unknown
+        self.preprocessing = Preprocessing.from_json(recorded) if recorded else Preprocessing(
+            sample_rate=self.rate, fps=spec.fps, crop=tuple(spec.crop) if spec.crop else None,
+            video_channels=spec.video_channels)
+        self.wiener_iterations = int(self.payload.get("wiener_iterations", 0))
 
     @classmethod
     def from_uri(cls, uri: str, tracking_uri: str | None = None, **kwargs: Any) -> Separator:
@@ -152,12 +192,34 @@ class Separator:
                                   "`labels` field to get every stem")
         return tuple(dict.fromkeys(labels))
 
+    @property
+    def name(self) -> str:
+        """The registered model's name (``models:/NAME@alias`` or ``/VERSION``), else the
+        package's model name."""
+        uri = str(self.payload.get("uri") or "")
+        if uri.startswith("models:/"):
+            return uri[len("models:/"):].split("@", 1)[0].split("/", 1)[0]
+        return str(self.payload.get("model", {}).get("name", type(self.model).__name__))
+
+    def above_band_rule(self) -> str:
+        """What happens to an input above the model's band (the module docstring's rule)."""
+        band = f"the model separates up to {self.rate / 2:g} Hz (half its {self.rate} Hz rate)"
+        if "accompaniment" in self.model.source_names:
+            return f"{band}; the mixture above that band is added to `accompaniment`, so the " \
+                   "stems still sum to the mixture"
+        return f"{band}; the mixture above that band is in no stem (this model has no " \
+               "accompaniment stem)"
+
     def info(self) -> dict[str, Any]:
         spec = self.spec
         return {
             "model": self.payload.get("model", {}).get("name", type(self.model).__name__),
+            "name": self.name,
             "uri": self.payload.get("uri"),
             "version": self.payload.get("version"),
+            "wiener_iterations": self.wiener_iterations,
+            "above_band": self.above_band_rule(),
+            "preprocessing": self.preprocessing.to_json(),
             "sources": list(self.model.source_names),
             "inputs": list(self.model.inputs),
             "sample_rate": self.rate,
@@ -170,40 +232,103 @@ class Separator:
         }
 
     # ----------------------------------------------------------------------------- request -> items
-    def _video_stream(self, frames: np.ndarray, seconds: float) -> torch.Tensor:
-        """(T, H, W, 3) uint8 at spec.fps -> (T, Cv, h, w) uint8 at the model's crop size."""
-        needed = int(np.ceil(seconds * self.spec.fps - 1e-6))
+    def _subject(self, stream: int, labels: list[str] | None,
+                 sidecar: dict[str, Any] | None) -> Subject:
+        """Who stream ``stream``'s crop is around: the singer, or the labelled player."""
+        if self.model.data_kind == "instruments":
+            label = labels[stream] if labels and stream < len(labels) else None
+            subject = Subject(name=label or f"player{stream + 1}", role="instrument",
+                              instrument=label)
+        else:
+            subject = Subject(name="vocals", role="vocals")
+        named = (sidecar or {}).get("boxes", {})
+        if sidecar is not None and subject.name not in named and len(named) == 1:
+            subject = Subject(name=next(iter(named)), role=subject.role,
+                              instrument=subject.instrument)  # a sidecar of one source
+        return subject
+
+    def video_frames(self, video: VideoInput | np.ndarray, stream: int = 0,
+                     labels: list[str] | None = None) -> tuple[np.ndarray, str]:
+        """The crops of ``video`` as training saw them: uint8 (T, H, W, Cv) at the recorded
+        fps, crop and channels (the frames ``avsep prepare`` caches), and the crop method."""
+        if isinstance(video, np.ndarray):
+            try:
+                video = VideoInput(open_video(video, array_fps=float(self.spec.fps or 25.0),
+                                              name="video"))
+            except DataError as err:
+                raise BadRequest(400, err.problem) from err
+        subject = self._subject(stream, labels, video.sidecar)
+        try:
+            return crop_video(video.video, subject, self.preprocessing, video.sidecar)
+        except DataError as err:
+            raise BadRequest(400, f"{err.path.name}: {err.problem}") from err
+
+    def crop_notice(self, how: str) -> str | None:
+        """One line when a crop by ``how`` is not what the model was trained on, else None."""
+        trained = self.preprocessing.crop_from or {}
+        if not trained or how in trained:
+            return None
+        if how in MOUTH_METHODS and any(m in MOUTH_METHODS for m in trained):
+            return None  # a mouth (or player) box, found another way
+        methods = ", ".join(sorted(trained))
+        why = {"centre": "no boxes sidecar came with the video and no face was found in it",
+               "strips": "no boxes sidecar came with the video"}.get(how, "")
+        return (f"the video was cropped by {how!r} ({why}), but the model was trained on "
+                f"{methods} crops: expect a worse separation; send the video's boxes sidecar "
+                "(<video>.boxes.json beside the file, or the `boxes` upload field)")
+
+    def _video_stream(self, video: VideoInput | np.ndarray, seconds: float, stream: int,
+                      labels: list[str] | None) -> tuple[torch.Tensor, str | None]:
+        """A request's video -> model frames (T, Cv, h, w) uint8 at the recorded fps, and a
+        notice (or None) on the crop."""
+        frames, how = self.video_frames(video, stream, labels)
+        fps = float(self.preprocessing.fps or self.spec.fps)
+        needed = int(np.ceil(seconds * fps - 1e-6))
         if frames.shape[0] + 1 < needed:  # one frame of slack for rounding
             raise BadRequest(
                 400, f"the video is shorter than the audio: {frames.shape[0]} frames at "
-                     f"{self.spec.fps:g} fps, the audio needs {needed}"
+                     f"{fps:g} fps, the audio needs {needed}"
             )
-        video = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
-        if self.spec.video_channels == 1:
-            weights = torch.from_numpy(LUMA).view(1, 3, 1, 1)
-            video = (video * weights).sum(1, keepdim=True)
-        if self.spec.crop:
-            video = F.interpolate(video, size=tuple(self.spec.crop), mode="bilinear",
-                                  align_corners=False, antialias=True)
-        return video.round().clamp(0, 255).to(torch.uint8)
+        model_frames = to_model_frames(frames, tuple(self.spec.crop) if self.spec.crop else None,
+                                       self.spec.video_channels)
+        return torch.from_numpy(model_frames), self.crop_notice(how)
 
     def _video_chunks(self, streams: list[torch.Tensor], plan: ChunkPlan) -> torch.Tensor:
-        """Frames of each chunk: (n_chunks, V, frames_per_clip, Cv, h, w)."""
+        """Frames of each chunk: (n_chunks, V, frames_per_clip, Cv, h, w), each model frame the
+        recorded-fps frame shown at its instant (as the training loader reads the cache)."""
         per_clip = self.spec.frames_per_clip
+        fps = float(self.spec.fps)
+        cache_fps = float(self.preprocessing.fps or fps)
         out = []
         for start in plan.starts:
-            first = int(round(start / self.rate * self.spec.fps))
-            index = torch.arange(first, first + per_clip)
+            first = int(round(start / self.rate * fps))
+            index = torch.from_numpy(cache_frame_index(first, per_clip, fps, cache_fps))
             out.append(torch.stack([s[index.clamp(max=s.shape[0] - 1)] for s in streams]))
         return torch.stack(out)
 
+    def no_video_message(self) -> str:
+        """Why a request without video cannot be served, and the audio-only alias to use."""
+        uri = str(self.payload.get("uri") or "")
+        instead = "an audio-only model (the registry's `@champion-audio` alias)"
+        if uri.startswith("models:/") and "@" in uri:
+            instead = f"the audio-only champion models:/{self.name}@champion-audio"
+        return ("this model is audio-visual: it separates with the video of the singer (or "
+                "players) and no video came with the audio; give a video with its sound track, "
+                f"or the video beside the audio. For audio alone, use {instead}")
+
     def make_jobs(self, request: Request) -> Jobs:
-        audio = torch.from_numpy(np.ascontiguousarray(request.audio, dtype=np.float32))
-        if audio.ndim != 2:
-            raise BadRequest(400, f"audio must be (channels, samples), got {tuple(audio.shape)}")
+        mixture = np.ascontiguousarray(request.audio, dtype=np.float32)
+        if mixture.ndim != 2:
+            raise BadRequest(400, f"audio must be (channels, samples), got {mixture.shape}")
         names = self.stem_names(request.labels)
-        if request.rate != self.rate:
-            audio = resample(audio, request.rate, self.rate)
+        resampled = audio_front_end(mixture, request.rate, self.rate)
+        notices, above = [], None
+        if request.rate > self.rate:
+            low = resample(resampled, self.rate, request.rate)
+            low = np.pad(low, ((0, 0), (0, max(0, mixture.shape[-1] - low.shape[-1]))))
+            above = mixture - low[:, :mixture.shape[-1]]
+            notices.append(self.above_band_rule())
+        audio = torch.from_numpy(np.ascontiguousarray(resampled))
         channels, length = audio.shape
         model_channels = self.spec.channels
         if model_channels > 1 and channels not in (1, model_channels):
@@ -211,21 +336,23 @@ class Separator:
                                   f"{channels} channels (send mono or {model_channels} channels)")
         per_channel = model_channels == 1 and channels > 1
         if model_channels == 2 and channels == 1:
-            audio = audio.expand(2, -1)
+            audio = torch.from_numpy(audio_front_end(resampled, self.rate, self.rate, 2))
         plan = ChunkPlan.for_length(length, self.spec.clip_samples, self.overlap)
         pieces = split(audio, plan)  # (n, C, chunk)
         shared: dict[str, torch.Tensor] = {}
         video_chunks = None
         if self.needs_video:
             if not request.videos:
-                raise BadRequest(400, "this model is audio-visual: send a `video` file (or an "
-                                      "audio upload with its own video track)")
+                raise BadRequest(400, self.no_video_message())
             wanted = int(self.spec.extra.get("video_streams", 1))
             padded = self.model.data_kind == "instruments"  # all-zero streams = absent sources
             if len(request.videos) > wanted or (len(request.videos) < wanted and not padded):
                 raise BadRequest(400, f"this model needs {wanted} video stream(s) (one `video` "
                                       f"field each), got {len(request.videos)}")
-            streams = [self._video_stream(v, length / self.rate) for v in request.videos]
+            made = [self._video_stream(v, length / self.rate, i, request.labels)
+                    for i, v in enumerate(request.videos)]
+            streams = [stream for stream, _ in made]
+            notices += [notice for _, notice in made if notice]
             streams += [torch.zeros_like(streams[0])] * (wanted - len(streams))
             video_chunks = self._video_chunks(streams, plan)
         if self.needs_labels:
@@ -244,8 +371,11 @@ class Separator:
             mixes = pieces[i].unsqueeze(1) if per_channel else pieces[i].unsqueeze(0)
             for mix in mixes:  # (C_model, chunk)
                 items.append({"mixture": mix, **extra})
+        wiener = self.wiener_iterations if request.wiener_iterations is None \
+            else int(request.wiener_iterations)
         return Jobs(items=items, plan=plan, channels=channels, per_channel=per_channel,
-                    rate=request.rate, length=request.audio.shape[-1], names=names)
+                    rate=request.rate, length=mixture.shape[-1], names=names,
+                    wiener_iterations=wiener, above=above, notices=notices)
 
     # ----------------------------------------------------------------------------- run + assemble
     @torch.inference_mode()
@@ -280,16 +410,24 @@ class Separator:
             stacked = stacked.permute(0, 2, 1, 3)  # (n, S, C, chunk)
         elif jobs.channels == 1 and stacked.shape[2] == 2:
             stacked = stacked.mean(2, keepdim=True)
-        stems = merge(stacked, jobs.plan)  # (S, C, L_model)
-        if jobs.rate != self.rate:
-            stems = resample(stems, self.rate, jobs.rate)
-        stems = F.pad(stems, (0, max(0, jobs.length - stems.shape[-1])))[..., : jobs.length]
-        return dict(zip(jobs.names, stems.numpy().astype(np.float32), strict=True))
+        stems = merge(stacked, jobs.plan).numpy()  # (S, C, L_model)
+        stems = resample(np.ascontiguousarray(stems, dtype=np.float32), self.rate, jobs.rate)
+        stems = np.pad(stems, ((0, 0), (0, 0), (0, max(0, jobs.length - stems.shape[-1]))))
+        out = dict(zip(jobs.names, stems[..., :jobs.length].astype(np.float32), strict=True))
+        if jobs.above is not None and "accompaniment" in out:  # the module docstring's rule
+            out["accompaniment"] = out["accompaniment"] + jobs.above
+        return out
+
+    def separate_request(self, request: Request) -> Separation:
+        """The whole local path: request -> stems at the input's rate (labelled stems only) and
+        the request's notices."""
+        jobs = self.make_jobs(request)
+        stems = self.assemble(self.run(jobs.items, jobs.wiener_iterations), jobs)
+        return Separation(stems, jobs.notices)
 
     def separate(self, request: Request) -> dict[str, np.ndarray]:
-        """The whole local path: request -> {stem name: (C, L) float32} (labelled stems only)."""
-        jobs = self.make_jobs(request)
-        return self.assemble(self.run(jobs.items, request.wiener_iterations), jobs)
+        """:meth:`separate_request`'s stems: {stem name: (C, L) float32}."""
+        return self.separate_request(request).stems
 
 
 def write_stems(stems: dict[str, np.ndarray], rate: int, out_dir: Path) -> list[Path]:

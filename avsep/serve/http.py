@@ -19,13 +19,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from avsep.serve.engine import Request as SeparationRequest
-from avsep.serve.engine import Separator, parse_labels
+from avsep.serve.engine import Separator, VideoInput, parse_labels
 from avsep.serve.errors import BadRequest
 from avsep.serve.lanes import Lanes
 from avsep.serve.limits import Limits
-from avsep.serve.upload import decode_audio, decode_video
+from avsep.serve.upload import boxes_sidecar, decode_audio, open_upload_video, own_video_track
 
-FIELDS = ("audio", "video", "labels", "wiener_iterations", "format")
+FIELDS = ("audio", "video", "boxes", "labels", "wiener_iterations", "format")
+NOTICE_HEADER = "X-Avsep-Notice"  # one line: what the answer did not do as the model was trained
 RunItems = Callable[[list[dict], int], Awaitable[list]]
 
 
@@ -50,16 +51,6 @@ async def _read_upload(form_value: Any, name: str, limits: Limits) -> bytes:
     return data
 
 
-def _own_video_track(data: bytes, fps: float, size: tuple[int, int] | None,
-                     max_duration_s: float) -> np.ndarray:
-    """The video track of the audio upload itself, for AV models sent no `video` field."""
-    try:
-        return decode_video(data, fps, size, max_duration_s)
-    except BadRequest as err:
-        raise BadRequest(400, "this model is audio-visual: send a `video` file, or upload a "
-                              f"video with its sound track as `audio` ({err.message})") from err
-
-
 def _text_field(form: Any, name: str) -> str | None:
     value = form.get(name)
     if value is not None and not isinstance(value, str):
@@ -67,9 +58,28 @@ def _text_field(form: Any, name: str) -> str | None:
     return value
 
 
+def _videos(separator: Separator, limits: Limits, audio_bytes: bytes, video_bytes: list[bytes],
+            boxes_bytes: list[bytes]) -> list[VideoInput]:
+    """The request's videos (the `video` fields, else the audio upload's own video track), each
+    with the `boxes` sidecar of the same position; none for audio-only models."""
+    if not separator.needs_video:
+        return []
+    if len(boxes_bytes) > max(1, len(video_bytes)):
+        raise BadRequest(400, f"{len(boxes_bytes)} `boxes` fields for {len(video_bytes)} "
+                              "`video` field(s): send one boxes sidecar per video, in order")
+    sidecars = [boxes_sidecar(data) for data in boxes_bytes]
+    if video_bytes:
+        opened = [open_upload_video(data, "video", limits.max_duration_s) for data in video_bytes]
+    else:
+        own = own_video_track(audio_bytes, limits.max_duration_s)
+        opened = [own] if own is not None else []
+    sidecars += [None] * (len(opened) - len(sidecars))
+    return [VideoInput(video, sidecar) for video, sidecar in zip(opened, sidecars, strict=False)]
+
+
 def _prepare(separator: Separator, limits: Limits, audio_bytes: bytes,
-             video_bytes: list[bytes], fields: dict[str, str | None]):
-    """Decode and check one request -> (chunk jobs, answer format, Wiener iterations)."""
+             video_bytes: list[bytes], boxes_bytes: list[bytes], fields: dict[str, str | None]):
+    """Decode and check one request -> (chunk jobs, answer format)."""
     audio, rate = decode_audio(audio_bytes, limits.max_duration_s)
     labels = parse_labels(fields["labels"])
     names = separator.stem_names(labels)
@@ -77,23 +87,20 @@ def _prepare(separator: Separator, limits: Limits, audio_bytes: bytes,
     if fmt != "zip" and fmt not in names:
         raise BadRequest(400, f"`format` must be 'zip' or a stem name {list(names)}, "
                               f"got {fmt!r}")
-    wiener = _int_field(fields["wiener_iterations"] or 0, "wiener_iterations", 0,
-                        limits.max_wiener_iterations)
-    videos = []
-    if separator.needs_video:
-        size = tuple(separator.spec.crop) if separator.spec.crop else None
-        videos = [decode_video(data, separator.spec.fps, size, limits.max_duration_s)
-                  for data in video_bytes]
-        if not videos:
-            videos.append(_own_video_track(audio_bytes, separator.spec.fps, size,
-                                           limits.max_duration_s))
+    given = fields["wiener_iterations"]
+    wiener = min(separator.wiener_iterations, limits.max_wiener_iterations) if given in (
+        None, "") else _int_field(given, "wiener_iterations", 0, limits.max_wiener_iterations)
+    videos = _videos(separator, limits, audio_bytes, video_bytes, boxes_bytes)
     request = SeparationRequest(audio=audio, rate=rate, videos=videos, labels=labels,
                                 wiener_iterations=wiener)
-    return separator.make_jobs(request), fmt, wiener
+    return separator.make_jobs(request), fmt
 
 
 def _answer(separator: Separator, outputs: list, jobs: Any, fmt: str) -> Response:
-    return encode_answer(separator.assemble(outputs, jobs), jobs.rate, fmt)
+    response = encode_answer(separator.assemble(outputs, jobs), jobs.rate, fmt)
+    if jobs.notices:
+        response.headers[NOTICE_HEADER] = "; ".join(jobs.notices)
+    return response
 
 
 def encode_answer(stems: dict[str, np.ndarray], rate: int, fmt: str) -> Response:
@@ -162,13 +169,14 @@ def build_http_app(separator: Separator, limits: Limits, run_items: RunItems, la
             raise BadRequest(400, "missing the `audio` file field")
         audio_bytes = await _read_upload(form["audio"], "audio", limits)
         video_bytes = [await _read_upload(v, "video", limits) for v in form.getlist("video")]
+        boxes_bytes = [await _read_upload(v, "boxes", limits) for v in form.getlist("boxes")]
         fields = {name: _text_field(form, name) for name in ("labels", "format",
                                                               "wiener_iterations")}
         # decoding, resampling and encoding are CPU work: in helper threads (one torch thread
         # each), so the event loop keeps answering and the model lane keeps all its threads
-        jobs, fmt, wiener = await lanes.helper(
-            _prepare, separator, limits, audio_bytes, video_bytes, fields)
-        outputs = await run_items(jobs.items, wiener)
+        jobs, fmt = await lanes.helper(
+            _prepare, separator, limits, audio_bytes, video_bytes, boxes_bytes, fields)
+        outputs = await run_items(jobs.items, jobs.wiener_iterations)
         return await lanes.helper(_answer, separator, outputs, jobs, fmt)
 
     return app

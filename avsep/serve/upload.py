@@ -1,17 +1,22 @@
-"""Decode uploaded files into checked arrays: audio (C, L) float32, video (T, H, W, Cv) uint8.
+"""Decode uploaded files into checked inputs: audio (C, L) float32, videos to crop.
 
 soundfile (libsndfile) reads WAV, FLAC, OGG and MP3; PyAV reads the sound track of MP4 / MKV /
-other containers; decord reads video tracks. Every failure becomes a :class:`BadRequest` with
-a message for the client: nothing here lets an exception through as a server error.
+other containers; decord reads video tracks (:func:`video_input`: opened, checked, and cropped
+later by the engine with the model's recorded preprocessing, beside its optional boxes
+sidecar). Every failure becomes a :class:`BadRequest` with a message for the client: nothing
+here lets an exception through as a server error.
 """
 
 from __future__ import annotations
 
 import io
 import struct
+from typing import Any
 
 import numpy as np
 
+from avsep.data.preprocess import parse_sidecar
+from avsep.data.records import DataError
 from avsep.serve.errors import BadRequest
 
 UNKNOWN_SIZE = 0xFFFFFFFF  # streaming WAV writers leave the data size open
@@ -152,3 +157,45 @@ def decode_video(data: bytes, fps: float, size: tuple[int, int] | None = None,
         return reader.get_batch(indices.astype(np.int64).tolist()).asnumpy()
     except Exception as err:  # noqa: BLE001
         raise BadRequest(400, f"the video could not be decoded: {err}") from err
+
+
+def open_upload_video(data: bytes, name: str = "video",
+                      max_duration_s: float | None = None) -> Any:
+    """An uploaded video file's bytes -> an opened video source (decord; frames decoded later,
+    in chunks, at the model's recorded fps). 415 when it is not a video, 413 when too long."""
+    from avsep.data.video import open_video
+
+    if not data:
+        raise BadRequest(400, f"the uploaded `{name}` is empty")
+    try:
+        video = open_video(data, name=name)
+    except DataError as err:
+        raise BadRequest(415, f"`{name}` could not be decoded as a video (expected mp4 or mkv): "
+                              f"{err.problem}") from err
+    seconds = video.frames / video.fps
+    if max_duration_s is not None and seconds > max_duration_s:
+        raise BadRequest(413, f"the video is {seconds:.1f} s long; the limit is "
+                              f"{max_duration_s:g} s")
+    return video
+
+
+def own_video_track(data: bytes, max_duration_s: float | None = None) -> Any | None:
+    """The video track of an audio upload (a video with its sound track), or None when the file
+    holds no decodable video (a plain audio file)."""
+    try:
+        return open_upload_video(data, "audio", max_duration_s)
+    except BadRequest as err:
+        if err.status == 413:
+            raise
+        return None
+
+
+def boxes_sidecar(data: bytes | None, name: str = "boxes") -> dict[str, Any] | None:
+    """A boxes sidecar upload (``<video>.boxes.json``, docs/contracts.md) -> parsed, or None."""
+    if data is None:
+        return None
+    try:
+        return parse_sidecar(data, name)
+    except DataError as err:
+        raise BadRequest(400, f"`{name}`: {err.problem}") from err
+

@@ -54,9 +54,9 @@ def test_separate_reads_the_store_from_mlflow_tracking_uri(champion, tmp_path, m
     song = _song(tmp_path / "song.wav")
     assert main(["separate", str(song), "--model", champion.model_uri,
                  "--out", str(tmp_path / "stems")]) == 0
-    written = sorted(p.name for p in (tmp_path / "stems").iterdir())
+    written = sorted(p.name for p in (tmp_path / "stems" / "song").iterdir())
     assert written == ["accompaniment.wav", "vocals.wav"]
-    vocals, rate = sf.read(tmp_path / "stems" / "vocals.wav", always_2d=True)
+    vocals, rate = sf.read(tmp_path / "stems" / "song" / "vocals.wav", always_2d=True)
     assert rate == 8000 and vocals.shape == (8000, 1)
 
 
@@ -65,8 +65,9 @@ def test_separate_writes_only_the_labelled_stems(cunet_package, tmp_path, capsys
     out = tmp_path / "stems"
     assert main(["separate", str(song), "--model", str(cunet_package),
                  "--labels", "violin, flute,cello", "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["cello.wav", "flute.wav", "violin.wav"]
-    flute, rate = sf.read(out / "flute.wav", always_2d=True)
+    assert sorted(p.name for p in (out / "song").iterdir()) == ["cello.wav", "flute.wav",
+                                                                "violin.wav"]
+    flute, rate = sf.read(out / "song" / "flute.wav", always_2d=True)
     assert rate == 8000 and flute.shape == (8000, 1)
     assert main(["separate", str(song), "--model", str(cunet_package), "--out", str(out)]) == 2
     assert "label-conditioned" in capsys.readouterr().err

@@ -79,7 +79,7 @@ def test_http_separation_beats_the_mixture_and_matches_avsep_separate(served, ch
                     champion.model_uri, "--mlflow-uri", champion.tracking_uri, "--out",
                     str(tmp_path / "stems")], check=True, env=env, capture_output=True)
     for name, audio in separated.items():
-        local, rate = sf.read(tmp_path / "stems" / f"{name}.wav", dtype="float32",
+        local, rate = sf.read(tmp_path / "stems" / "mix" / f"{name}.wav", dtype="float32",
                               always_2d=True)
         assert rate == UPLOAD_RATE
         np.testing.assert_allclose(local.T, audio, atol=1e-4)
