@@ -40,9 +40,9 @@ def test_findings_are_judged_from_rows():
         for item in range(6):
             base = rng.normal(0, 2)
             for arm, gain in (("a", 2.0), ("b", 0.0)):
-                rows.append({"arm": arm, "seed": seed, "item": item, "source": "vocals",
-                             "condition": "v+", "system": "model", "sdr": base + gain,
-                             "pes": -20 - gain})
+                rows.append({"arm": arm, "seed": seed, "item": item, "excerpt": f"song{item}",
+                             "source": "vocals", "condition": "v+", "system": "model",
+                             "sdr": base + gain, "pes": -20 - gain})
     frame = pd.DataFrame(rows)
     better = Finding("f", "a beats b", "sdr", ("a", "b"), where={"condition": "v+"})
     assert judge(better, frame).value == pytest.approx(2.0)
@@ -51,7 +51,8 @@ def test_findings_are_judged_from_rows():
     study = Study("p", "k", "t", (Arm("a", "av_singing", {}), Arm("b", "av_singing", {})),
                   (better,))
     table = findings_table(study, frame)
-    assert table[0]["verdict"] == "holds" and table[0]["n"] == 12
+    assert table[0]["verdict"] == "holds"
+    assert judge(better, frame).n_excerpts == 6 and judge(better, frame).n_seeds == 2
     assert table[0]["ours_means"]["a"] - table[0]["ours_means"]["b"] == pytest.approx(2.0)
 
 
@@ -84,3 +85,88 @@ def test_a_detector_not_trained_in_an_earlier_stage_is_refused():
     unknown = Study("p", "k", "t", (separator,), ())
     with pytest.raises(KeyError, match="no arm 'det'"):
         check_study(unknown)
+
+
+#: the paper's name of a metric in the paper points' ``reported`` figures
+PAPER_NAMES = {"sdr": "SDR", "sir": "SIR", "pes_code": "PES", "nsdr": "GNSDR"}
+
+
+@pytest.mark.parametrize("key", list(STUDIES))
+def test_each_finding_quotes_the_row_its_arms_are(key):
+    """Every figure the arms' paper rows report for a finding's metric (at the arm's Wiener
+    count where the row has one) is the figure the finding quotes."""
+    from avsep.platform.reproduce import paper_figures
+
+    study = get(key)
+    checked = 0
+    for finding in study.findings:
+        name = PAPER_NAMES.get(finding.metric)
+        if finding.kind != "better" or name is None:
+            continue
+        for arm in (study.arm(k) for k in finding.arms):
+            figures = paper_figures(arm)
+            wiener = arm.evaluation.get("wiener")
+            value = figures.get(f"{name}@w{wiener}", figures.get(name))
+            if value is None:
+                continue
+            assert f"{abs(value):g}" in finding.paper, (finding.id, arm.key, value)
+            checked += 1
+    assert checked or key == "li"  # Li et al. report box plots, no table figures
+
+
+def test_findings_use_the_papers_metric_statistic_and_test():
+    assert {f.metric for f in get("solos").findings} == {"sdr"}
+    sliz = {f.id: f for f in get("slizovskaia").findings}
+    assert sliz["label_multiply_pes"].metric == sliz["wiener_pes"].metric == "pes_code"
+    assert get("slizovskaia").arm("plain_w0").paper_point == "Table II exp 1"
+    assert get("solos").arm("mhunet").paper_point == "Table II MHU-Net"
+    assert get("solos").arm("mhunet").evaluation["wiener"] == 0
+    for finding in get("li").findings:
+        assert (finding.statistic, finding.test) == ("median", "wilcoxon")
+    swaminathan = [f for f in get("swaminathan").findings if f.kind == "better"]
+    assert {(f.metric, f.test) for f in swaminathan} == {("nsdr", "paired_t")}
+    kadandale = get("kadandale")
+    sync = kadandale.arm("vocalist").evaluation
+    assert max(sync["contexts"]) == 25 and 5 in sync["tolerance"]
+    findings = {f.id: f for f in kadandale.findings}
+    assert findings["sync_context"].metric == "acc_tol5"
+    assert findings["pretrained_beats_e2e"].where["condition"] == "v+"  # two lead voices
+
+
+def test_paper_preset_is_the_papers_training_protocol():
+    from avsep.config import validate
+
+    li, sliz, swam = get("li"), get("slizovskaia"), get("swaminathan")
+    assert li.scale("paper") == {"epochs": 50, "seeds": 3, "batch_size": 8}
+    assert li.train_section("av", "paper") == {"patience": 10}
+    assert li.train_section("av", "tiny") == {}
+    assert sliz.train_section("baseline", "paper")["lr_schedule"] == "plateau_half"
+    # 25k iterations without gain = 250 epochs of 3200 mixtures at batch 32
+    scale = sliz.scale("paper")
+    iterations = sliz.train_section("baseline", "paper")["lr_patience"] * \
+        scale["train_length"] / scale["batch_size"]
+    assert iterations == 25_000 and sliz.train_layouts == ("solos",)
+    assert swam.train_section("vad_cnn", "paper") == {"patience": 1, "optimizer": "adadelta",
+                                                      "lr": 1.0}
+    assert swam.train_section("oracle", "paper") == {"patience": 1}
+    assert swam.prepare_flags("mir1k") == ["--split-policy", "paper"]
+    assert swam.prepare_flags("avsep_synth") == []
+    assert get("solos").train_section("mhunet", "paper")["weight_decay"] == 1e-5
+    for study in STUDIES.values():  # every section is a valid train config at both presets
+        for arm in study.arms:
+            for preset in ("tiny", "paper"):
+                validate({"model": {"name": "mmdensenet"},
+                          "train": study.train_section(arm, preset)})
+    with pytest.raises(ValueError, match="unknown preset 'huge'"):
+        li.scale("huge")
+
+
+def test_a_protocol_key_that_is_not_a_setting_is_refused():
+    arm = Arm("a", "av_singing", {})
+    with pytest.raises(ValueError, match="paper_scale keys \\['epoch'\\]"):
+        Study("p", "k", "t", (arm,), (), paper_scale=(("epoch", 3),))
+    with pytest.raises(ValueError, match="arm b: paper_train keys \\['momentum'\\]"):
+        Study("p", "k", "t", (arm, Arm("b", "av_singing", {}, paper_train={"momentum": 0.9})),
+              ())
+    with pytest.raises(ValueError, match="statistic must be 'mean' or 'median'"):
+        Finding("f", "c", "sdr", ("a", "b"), statistic="mode")
