@@ -59,7 +59,7 @@ def _ray_check() -> dict[str, object]:
 
 def run(args: argparse.Namespace) -> int:
     from avsep import settings
-    from avsep.platform.mlflow_utils import resolve_tracking_uri
+    from avsep.tracking.store import resolve_tracking_uri
 
     report: dict[str, object] = {"versions": _versions(), "devices": _devices()}
     report["mlflow_tracking_uri"] = resolve_tracking_uri()

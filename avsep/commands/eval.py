@@ -213,7 +213,7 @@ def _run(args: argparse.Namespace) -> int:
     from avsep.evaluation.chunks import scoring_set_options, stream_slots
     from avsep.evaluation.separation import evaluate
     from avsep.evaluation.tables import paper_tables
-    from avsep.serve.loading import load_model
+    from avsep.tracking.loading import load_model
 
     sources = [parse_activity_source(t) for text in args.activity_source
                for t in text.split(",") if t]

@@ -26,8 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     from avsep import settings
     from avsep.evaluation.markdown import markdown
-    from avsep.platform.mlflow_utils import resolve_tracking_uri
     from avsep.platform.search_results import report_only
+    from avsep.tracking.store import resolve_tracking_uri
 
     storage = args.storage or str(settings.home() / "ray_results")
     path = storage.rstrip("/") + "/" + args.name
@@ -55,7 +55,7 @@ def log_to_study(uri: str, name: str, files: list) -> str | None:
     """Log the rebuilt report to study ``name``'s MLflow run when the store holds one."""
     import mlflow
 
-    from avsep.platform.mlflow_utils import configure
+    from avsep.tracking.store import configure
 
     if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
         return None  # no store there: do not create one

@@ -63,9 +63,9 @@ def resolve_scale(args: argparse.Namespace, study: Any) -> dict[str, Any]:
 
 def _run(args: argparse.Namespace) -> int:
     from avsep import settings
-    from avsep.platform.mlflow_utils import resolve_tracking_uri
     from avsep.platform.reproduce import ReproduceOptions, run
     from avsep.studies import get
+    from avsep.tracking.store import resolve_tracking_uri
 
     if (args.layout is None) != (args.root is None):
         print("avsep reproduce: give both --layout and --root (your dataset copy), or neither "

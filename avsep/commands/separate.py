@@ -90,9 +90,9 @@ def _separate_file(separator: Any, file: Path, args: argparse.Namespace) -> tupl
 
 
 def run(args: argparse.Namespace) -> int:
-    from avsep.platform.mlflow_utils import resolve_tracking_uri
     from avsep.serve.engine import Separator, write_stems
     from avsep.serve.errors import BadRequest
+    from avsep.tracking.store import resolve_tracking_uri
 
     stems_of = [f.stem for f in args.files]
     if len(set(stems_of)) < len(stems_of):

@@ -48,8 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from avsep.platform.mlflow_utils import resolve_tracking_uri
     from avsep.serve.launch import app_args, export_config, start_local
+    from avsep.tracking.store import resolve_tracking_uri
 
     limits = {"max_upload_bytes": int(args.max_upload_mb * 1024 * 1024),
               "max_duration_s": args.max_duration_s}

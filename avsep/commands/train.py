@@ -63,10 +63,10 @@ def _run(args: argparse.Namespace) -> int:
     from avsep.config import load
     from avsep.models import build
     from avsep.platform.data import resolve_cache
-    from avsep.platform.mlflow_utils import check_tracking_uri, resolve_tracking_uri
     from avsep.platform.ray_resources import init_ray
     from avsep.platform.train_loop import RunContext
     from avsep.platform.trainer import fit
+    from avsep.tracking.store import check_tracking_uri, resolve_tracking_uri
 
     model = {k: v for k, v in {"name": args.model, "preset": args.preset}.items() if v}
     cfg = load(args.config, model=model, data={"cache": args.data},

@@ -98,9 +98,9 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     print(f"best trial: run {outcome.champion_run}, {plan.objectives[0]} = "
           f"{outcome.champion_value:.3f}; {outcome.verdict.message}")
-    if outcome.verdict.promote:
-        print(f"champion: models:/{plan.register_as}@champion (version "
-              f"{outcome.champion_version})")
+    from avsep.tracking.registry import champion_lines
+
+    print("\n".join(champion_lines(plan.mlflow_uri, plan.register_as)))
     print(f"open `mlflow ui --backend-store-uri {plan.mlflow_uri}` to compare trials")
     return 0
 

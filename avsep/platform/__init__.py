@@ -8,6 +8,6 @@ Modules (one job each):
 * :mod:`.checkpoint` — atomic per-epoch checkpoints; :mod:`.validation` — ``val/sdr@wK``
 * :mod:`.data` — caches and loaders; :mod:`.examples` — spectrogram PNGs and WAVs
 * :mod:`.tune` — the search driver; :mod:`.objectives` — objectives and Pareto front;
-  :mod:`.report` — top trials, importances, plots; :mod:`.mlflow_utils` — MLflow and registry
+  :mod:`.report` — top trials, importances, plots (MLflow store, registry: :mod:`avsep.tracking`)
 * :mod:`.evaluate` — the paper-style test-set report of ``avsep eval``
 """

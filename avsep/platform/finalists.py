@@ -62,8 +62,8 @@ def rescore_run(mlflow_uri: str, run_id: str, objective: Objective,
     from avsep.config import validate as validate_config
     from avsep.models.package import load_model_package
     from avsep.platform.data import build_dataset
-    from avsep.platform.mlflow_utils import MODEL_ARTIFACT, configure
     from avsep.platform.validation import validate
+    from avsep.tracking.store import MODEL_ARTIFACT, configure
 
     if not objective.metric.startswith("val/"):
         raise ValueError(f"objective {objective}: finalists are re-scored on validation "

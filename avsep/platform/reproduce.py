@@ -289,7 +289,7 @@ def score_arm(arm: Arm, run_id: str, cache: Path, seed: int, options: ReproduceO
     ``trained`` maps the arm keys trained so far (this seed) to their run ids; it supplies the
     models the arm's evaluation names under :data:`HELPER_KEYS` (Case II's detector).
     """
-    from avsep.serve.loading import load_model
+    from avsep.tracking.loading import load_model
 
     if arm.protocol not in SCORERS:
         raise ValueError(f"arm {arm.key}: unknown protocol {arm.protocol!r}; valid choices: "
@@ -434,7 +434,7 @@ def with_upstream(base: dict[str, Any], arms: list[Arm], trained: dict[str, str]
     in the config key the arm names; an upstream that failed to train is an error."""
     from avsep.config import merge
     from avsep.platform.stages import nested
-    from avsep.serve.loading import fetch_package
+    from avsep.tracking.loading import fetch_package
 
     out = base
     for arm in arms:

@@ -4,15 +4,16 @@ folder rebuilt without Ray (``avsep report``)."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from avsep.platform.objectives import Objective, parse
-from avsep.platform.registry import register
 from avsep.platform.search_plan import CONTEXT_KEY, Plan, SearchSetupError, report_dir
 from avsep.platform.study_runs import parent_run
 from avsep.search_spaces import EXPERIMENT_KEY, get
+from avsep.tracking.registry import register_champions
 
 
 @dataclass
@@ -29,7 +30,7 @@ class SearchOutcome:
     pareto: Any = None
     importances: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
-    verdict: Any = None  # registry.Verdict of the champion guard (None: no trial finished)
+    verdict: Any = None  # registry.Registration of the champion guard (None: no trial finished)
     finalists: Any = None  # finalists.rescore_finalists table (None: not re-scored)
 
 
@@ -40,7 +41,7 @@ def results_frame(results: Any, objective: Objective) -> Any:
 
     import pandas as pd
 
-    from avsep.platform.mlflow_utils import flatten
+    from avsep.tracking.store import flatten
 
     rows = []
     for result in results:
@@ -71,7 +72,7 @@ def _close_runs(plan: Plan, results: Any) -> None:
     """Set the final MLflow status of every trial's run from its Tune result."""
     import mlflow
 
-    from avsep.platform.mlflow_utils import configure
+    from avsep.tracking.store import configure
 
     configure(plan.mlflow_uri)
     client = mlflow.MlflowClient()
@@ -91,8 +92,8 @@ def finish(plan: Plan, results: Any, seconds: float = 0.0,
            parent_run_id: str | None = None) -> SearchOutcome:
     """Close runs, write the report and log it to the study's run, apply the champion guard;
     returns the outcome."""
-    from avsep.platform.mlflow_utils import RunLogger
     from avsep.platform.report import write_report
+    from avsep.tracking.store import RunLogger
 
     primary = plan.objectives[0]
     frame = results_frame(results, primary)
@@ -122,13 +123,10 @@ def finish(plan: Plan, results: Any, seconds: float = 0.0,
     if best is not None:
         candidate = _candidate(plan, best, primary)
         outcome.champion_run, outcome.champion_value = candidate.run_id, candidate.value
-        verdict = register(
-            plan.mlflow_uri, candidate, plan.register_as, force=plan.options.force,
-            tags={"space": plan.space.name, "study": plan.name,
-                  "trial_id": str(best.metrics.get("trial_id", ""))},
-            description=f"best of search {plan.name!r} on space {plan.space.name!r}: "
-                        f"{primary} = {candidate.value:.3f}; artifacts/package holds the avsep "
-                        "model package (config.json: model config, metrics, input contract)")
+        # best first; the guard reads on only to find the best audio-only trial (@champion-audio)
+        others = (_candidate(plan, r, primary) for r in _ranked(results, primary) if r is not best)
+        verdict = register_champions(plan.mlflow_uri, itertools.chain([candidate], others),
+                                     plan.register_as, force=plan.options.force)
         outcome.verdict = verdict
         outcome.champion_version = verdict.version
         study.set_tags({"champion_run": candidate.run_id, "champion": verdict.message})
@@ -152,7 +150,7 @@ def _finalists(plan: Plan, frame: Any, objective: Objective) -> Any:
 
 def _candidate(plan: Plan, best: Any, objective: Objective) -> Any:
     """The guard's view of ``best``: its objective, baseline and SI-SDRi at its best epoch."""
-    from avsep.platform.registry import Candidate
+    from avsep.tracking.registry import Candidate
 
     history = best.metrics_dataframe
     values = history[objective.metric].astype(float)
@@ -162,27 +160,37 @@ def _candidate(plan: Plan, best: Any, objective: Objective) -> Any:
         value = row.get(name)
         return None if value is None or value != value else float(value)
 
-    return Candidate(run_id=best.metrics["mlflow_run_id"], objective=objective,
-                     value=float(row[objective.metric]), fingerprint=plan.fingerprint,
-                     sdr_mixture=metric("val/sdr_mixture"), sdri=metric("val/sdri"))
+    value = float(row[objective.metric])
+    return Candidate(run_id=best.metrics["mlflow_run_id"], objective=objective, value=value,
+                     fingerprint=plan.fingerprint, sdr_mixture=metric("val/sdr_mixture"),
+                     sdri=metric("val/sdri"),
+                     tags={"space": plan.space.name, "study": plan.name,
+                           "trial_id": str(best.metrics.get("trial_id", ""))},
+                     description=f"best of search {plan.name!r} on space {plan.space.name!r} "
+                                 f"for its input contract: {objective} = {value:.3f}; "
+                                 "artifacts/package holds the avsep model package (config.json: "
+                                 "model config, metrics, input contract)")
 
 
-def _best_result(results: Any, objective: Objective) -> Any:
-    """The trial with the best objective over its epochs that logged a model package."""
-    best, best_value = None, None
+def _ranked(results: Any, objective: Objective) -> list[Any]:
+    """The trials that logged a model package, best objective over their epochs first."""
+    scored = []
     for result in results:
         frame = result.metrics_dataframe
         if frame is None or objective.metric not in frame or not (result.metrics or {}).get(
                 "mlflow_run_id"):
             continue
         value = frame[objective.metric].astype(float).agg(objective.mode)
-        if value != value:
-            continue
-        better = best_value is None or (value > best_value if objective.mode == "max"
-                                        else value < best_value)
-        if better:
-            best, best_value = result, value
-    return best
+        if value == value:
+            scored.append((value if objective.mode == "max" else -value, result))
+    return [r for _, r in sorted(scored, key=lambda pair: pair[0], reverse=True)]
+
+
+def _best_result(results: Any, objective: Objective) -> Any:
+    """The trial with the best objective over its epochs that logged a model package (the
+    first of equals)."""
+    ranked = _ranked(results, objective)
+    return ranked[0] if ranked else None
 
 
 def load_results(experiment_path: str) -> Any:

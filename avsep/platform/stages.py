@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from avsep.platform.mlflow_utils import configure
-from avsep.platform.registry import CHAMPION
+from avsep.tracking.registry import CHAMPION
+from avsep.tracking.store import configure
 
 TAG_PREFIX = "avsep.upstream"
 DOWNSTREAM_TAG = "avsep.downstream"

@@ -34,7 +34,7 @@ def parent_run(plan: Plan) -> str:
     new one. Returns its id."""
     import mlflow
 
-    from avsep.platform.mlflow_utils import RunLogger, code_version, configure, experiment_id
+    from avsep.tracking.store import RunLogger, code_version, configure, experiment_id
 
     tags = {"kind": "study", "space": plan.space.name, "study": plan.name,
             "optuna_study": plan.optuna_study, "optuna_storage": plan.optuna_storage,

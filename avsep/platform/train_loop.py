@@ -144,7 +144,7 @@ def _train_epoch(model: torch.nn.Module, base: Any, loader: Any, optimizer: torc
 def _logger(run: RunContext, state: ckpt.TrainState, session: Session, cfg: ExperimentConfig):
     if session.rank != 0 or not run.mlflow_uri:
         return None
-    from avsep.platform.mlflow_utils import RunLogger, code_version, flatten
+    from avsep.tracking.store import RunLogger, code_version, flatten
 
     tags = {"code_version": code_version(), **run.tags}
     if run.parent_run_id:

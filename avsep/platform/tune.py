@@ -14,7 +14,7 @@ MLflow: the study is one parent run (tag ``kind=study``); each trial is a nested
 ``mlflow.parentRunId``) named after its distinguishing choices (:func:`trial_run_name`), with
 each searched parameter logged once under its own name. At the end :func:`finish` closes the
 trials' runs, writes the report (:mod:`avsep.platform.report`), logs it to the parent run, and
-hands the best trial to the champion guard (:mod:`avsep.platform.registry`), which registers a
+hands the best trial to the champion guard (:mod:`avsep.tracking.registry`), which registers a
 pyfunc model and moves ``models:/<name>@champion`` only when the rules allow.
 
 The pieces live in their own modules: :mod:`~avsep.platform.search_plan` (options, plan),
@@ -108,8 +108,8 @@ def prepare(options: SearchOptions) -> Plan:
     """Check everything that can be checked before a trial starts; see the module docstring."""
     from avsep import settings
     from avsep.platform.data import find_caches
-    from avsep.platform.mlflow_utils import check_tracking_uri, experiment_id, resolve_tracking_uri
-    from avsep.platform.registry import data_fingerprint
+    from avsep.platform.fingerprint import data_fingerprint
+    from avsep.tracking.store import check_tracking_uri, experiment_id, resolve_tracking_uri
 
     space = get(options.space)
     if options.num_samples < 1 or options.max_epochs < 1 or options.workers_per_trial < 1:
@@ -192,8 +192,8 @@ def run_trial(config: dict[str, Any]) -> None:
     """A Tune function trainable: one experiment of the space, 1 worker inline or Ray Train."""
     import ray.tune
 
-    from avsep.platform.mlflow_utils import flatten
     from avsep.platform.train_loop import SET_KEYS, RunContext, make_config, train_loop_per_worker
+    from avsep.tracking.store import flatten
 
     ctx = config[CONTEXT_KEY]
     experiment = merge(ctx["base"], config[EXPERIMENT_KEY])
@@ -238,7 +238,7 @@ def _trainable(plan: Plan, function: Any = None) -> Any:
 
 
 def _param_space(plan: Plan, parent_run_id: str | None = None) -> dict[str, Any]:
-    from avsep.platform.mlflow_utils import code_version
+    from avsep.tracking.store import code_version
 
     options = plan.options
     run = {"mlflow_uri": plan.mlflow_uri, "mlflow_experiment": plan.name,
@@ -312,7 +312,7 @@ def run(plan: Plan, trainable: Any = None) -> SearchOutcome:
     ``trainable``: the function each trial runs (default :func:`run_trial`)."""
     import ray
 
-    from avsep.platform.mlflow_utils import check_cluster_tracking_uri
+    from avsep.tracking.store import check_cluster_tracking_uri
 
     init_ray(local_cpus(plan.options), plan.options.address)
     # an autoscaling cluster may start with the head alone: count the nodes it can grow to

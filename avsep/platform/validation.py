@@ -10,7 +10,7 @@ the best of the counts and ``val/wiener`` the count that reached it.
 The baseline is the mixture itself taken as every source's estimate: ``val/sdr_mixture`` is its
 mean SI-SDR over the same items, sources and channels, and ``val/sdri`` = ``val/sdr`` -
 ``val/sdr_mixture`` the improvement (SI-SDRi). A model with ``val/sdri`` <= 0 does no better
-than returning its input; the champion guard (:mod:`avsep.platform.registry`) refuses it.
+than returning its input; the champion guard (:mod:`avsep.tracking.registry`) refuses it.
 
 Under DDP every worker scores its shard and the sums are all-reduced, so every worker returns
 the same numbers (and takes the same early-stopping decision).

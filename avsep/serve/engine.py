@@ -161,8 +161,8 @@ class Separator:
 
     @classmethod
     def from_uri(cls, uri: str, tracking_uri: str | None = None, **kwargs: Any) -> Separator:
-        """Load ``uri`` (see :mod:`avsep.serve.loading`); ``kwargs`` go to the constructor."""
-        from avsep.serve.loading import load_model
+        """Load ``uri`` (see :mod:`avsep.tracking.loading`); ``kwargs`` go to the constructor."""
+        from avsep.tracking.loading import load_model
 
         model, payload = load_model(uri, tracking_uri=tracking_uri)
         payload.setdefault("uri", uri)

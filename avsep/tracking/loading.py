@@ -1,7 +1,7 @@
 """Resolve a model URI to a loaded zoo model: ``models:/NAME@alias``, ``runs:/…`` or a folder.
 
 The MLflow store is the one every command uses (``--mlflow-uri``, then ``MLFLOW_TRACKING_URI``,
-then the embedded default: :func:`avsep.platform.mlflow_utils.resolve_tracking_uri`). Every
+then the embedded default: :func:`avsep.tracking.store.resolve_tracking_uri`). Every
 failure is a :class:`ModelLoadError` whose message says what is missing and the command or
 option that fixes it, so ``avsep serve`` can refuse before deploying anything.
 """
@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from avsep.models.package import load_model_package
+from avsep.tracking.registry import CHAMPION, CHAMPION_AUDIO
 
 
 class ModelLoadError(ValueError):
@@ -54,10 +55,17 @@ def explain_registry_miss(uri: str, store: str) -> str | None:
             client.get_model_version_by_alias(name, alias)
         except Exception:  # noqa: BLE001 - RESOURCE_DOES_NOT_EXIST
             versions = [v.version for v in client.search_model_versions(f"name='{name}'")]
+            listed = ", ".join(map(str, sorted(versions, key=int))) or "none"
+            if alias == CHAMPION_AUDIO:
+                return (f"registered model {name!r} in {store} has no audio-only champion "
+                        f"(@{CHAMPION_AUDIO}; versions: {listed}): no search registered under "
+                        f"{name!r} has had an audio-only trial that beat the mixture. Run "
+                        f"{_tune_hint(name)} over a space with audio-only models (e.g. "
+                        "av_singing, whose `modality` includes audio), or use "
+                        f"models:/{name}@{CHAMPION} with a video")
             return (f"registered model {name!r} in {store} has no alias {alias!r} (versions: "
-                    f"{', '.join(map(str, sorted(versions, key=int))) or 'none'}); use "
-                    f"--model models:/{name}/VERSION, or register a champion with "
-                    f"{_tune_hint(name)}")
+                    f"{listed}); use --model models:/{name}/VERSION, or register a champion "
+                    f"with {_tune_hint(name)}")
     return None
 
 
@@ -72,7 +80,7 @@ def fetch_package(uri: str, target: Path, tracking_uri: str | None = None) -> Pa
         return local.resolve()
     import mlflow
 
-    from avsep.platform.mlflow_utils import configure, resolve_tracking_uri
+    from avsep.tracking.store import configure, resolve_tracking_uri
 
     store = resolve_tracking_uri(tracking_uri)
     database = _sqlite_path(store)

@@ -17,19 +17,21 @@ Output: one row per request, one column per returned stem, each a list (C, L) of
 request's rate. Inference is :class:`avsep.serve.engine.Separator` (chunked, cross-faded),
 imported when the model loads: the wrapper is the serving adapter of the package, so only the
 serving process reaches into ``avsep.serve``. The model is logged "from code"
-(:mod:`avsep.platform.pyfunc_entry`): nothing pickled is stored or executed.
+(:mod:`avsep.tracking.pyfunc_entry`): nothing pickled is stored or executed.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 PACKAGE_ARTIFACT = "package"
+WHEEL_ARTIFACT = "avsep_wheel"
 EXAMPLE_SECONDS = 0.5
 
 
@@ -60,30 +62,74 @@ class AvsepPyfunc(PythonModel):
     """``mlflow.pyfunc`` model over one avsep package (see the module docstring)."""
 
     def load_context(self, context: Any) -> None:
+        # the inference engine belongs to serving (module docstring): imported here, in the
+        # process that runs the model, so that importing avsep.tracking never imports serve
         from avsep.models.package import load_model_package
         from avsep.serve.engine import Separator
 
         model, payload = load_model_package(Path(context.artifacts[PACKAGE_ARTIFACT]))
+        self.payload = payload
         self.separator = Separator(model, payload)
 
     def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201 - MLflow
         # reads a signature from type hints and would ignore the declared one
-        """DataFrame rows (see the module docstring) -> DataFrame of stems, one row each."""
+        """Rows (a DataFrame, a dict or a list of dicts; see the module docstring) -> a
+        DataFrame of stems, one row each. Bad input raises ValueError naming the fix."""
         import pandas as pd
 
         from avsep.serve.engine import Request, parse_labels
 
         rows = []
-        for record in model_input.to_dict(orient="records"):
-            audio = np.asarray(record["mixture"], dtype=np.float32).reshape(1, -1)
+        for record in records(model_input):
+            check_row(record, self.payload)
             labels = parse_labels(record.get("labels") or None)
-            request = Request(audio=audio, rate=int(record["sample_rate"]),
-                              videos=_video(record.get("video")), labels=labels)
+            request = Request(audio=mixture_of(record), rate=int(record["sample_rate"]),
+                              videos=_video(record.get("video")), labels=labels,
+                              wiener_iterations=int(self.payload.get("wiener_iterations", 0)))
             stems = self.separator.separate(request)
             if labels:  # a labelled request gets exactly its stems
                 stems = {k: v for k, v in stems.items() if k in labels}
             rows.append({k: v.tolist() for k, v in stems.items()})
         return pd.DataFrame(rows)
+
+
+def records(model_input: Any) -> list[dict[str, Any]]:
+    """The request rows of ``model_input``: a pandas DataFrame (one row per request; what
+    ``mlflow.pyfunc`` hands over after checking the signature, also for a dict input), a dict
+    (one request) or a list of dicts."""
+    import pandas as pd
+
+    if isinstance(model_input, pd.DataFrame):
+        return model_input.to_dict(orient="records")
+    if isinstance(model_input, dict):
+        return [model_input]
+    if isinstance(model_input, list) and all(isinstance(r, dict) for r in model_input):
+        return list(model_input)
+    raise ValueError(f"expected a DataFrame with the columns mixture, sample_rate (labels, video "
+                     f"optional), or a dict of them, got {type(model_input).__name__}; e.g. "
+                     "{'mixture': np.ndarray (L,), 'sample_rate': 16000}")
+
+
+def mixture_of(record: Mapping[str, Any]) -> np.ndarray:
+    """The row's ``mixture`` (a list or a numpy array of L floats) as float32 (1, L)."""
+    audio = np.asarray(record.get("mixture"), dtype=np.float32)
+    if audio.ndim != 1 or audio.size == 0:
+        raise ValueError(f"mixture must be one mono waveform of L floats (a list or a 1-D numpy "
+                         f"array), got shape {audio.shape}; average stereo channels first")
+    return audio.reshape(1, -1)
+
+
+def check_row(record: Mapping[str, Any], payload: Mapping[str, Any]) -> None:
+    """ValueError naming the fix when ``record`` lacks what the package's model needs."""
+    if record.get("sample_rate") is None:
+        raise ValueError("each row needs sample_rate (Hz of its mixture), e.g. "
+                         f"{payload['spec']['stft']['sample_rate']}")
+    video = record.get("video")
+    if "video" in payload.get("inputs", ()) and not (isinstance(video, str) and video):
+        raise ValueError("this model is audio-visual: give each row a `video` (base64 .npy of "
+                         "uint8 frames (T, H, W, 3) spanning the audio; "
+                         "avsep.tracking.pyfunc.encode_video makes it), or load the audio-only "
+                         "champion of the same registered model, models:/NAME@champion-audio")
 
 
 def signature(sources: list[str]) -> Any:
@@ -119,28 +165,29 @@ def input_example(payload: dict[str, Any]) -> Any:
     return pd.DataFrame([row])
 
 
-def log_pyfunc(package: Path, run_id: str, name: str = "pyfunc") -> str:
+def log_pyfunc(package: Path, run_id: str, name: str = "pyfunc",
+               workdir: Path | None = None) -> str:
     """Log the package under ``package`` as a pyfunc model of run ``run_id``; returns its
-    model URI (for :func:`mlflow.register_model`). The tracking URI must be configured."""
+    model URI (for :func:`mlflow.register_model`). The tracking URI must be configured.
+
+    Its requirements are one line: the wheel of the running avsep (:mod:`avsep.tracking.wheel`),
+    logged as the artifact ``artifacts/<wheel>``; the wheel pins avsep's own dependencies."""
     import json
+    import tempfile
 
     import mlflow
 
     from avsep.models.package import CONFIG_FILE, find_package
+    from avsep.tracking.wheel import build_wheel
 
     folder = find_package(package)
     payload = json.loads((folder / CONFIG_FILE).read_text())
-    requirements = [f"{dist}=={_version(dist)}" for dist in ("torch", "safetensors", "mlflow")]
-    with mlflow.start_run(run_id=run_id):
+    with tempfile.TemporaryDirectory(prefix="avsep-wheel-", dir=workdir) as tmp, \
+            mlflow.start_run(run_id=run_id):
+        wheel = build_wheel(tmp)
         info = mlflow.pyfunc.log_model(
             name=name, python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
-            artifacts={PACKAGE_ARTIFACT: str(folder)},
+            artifacts={PACKAGE_ARTIFACT: str(folder), WHEEL_ARTIFACT: str(wheel)},
             signature=signature(list(payload["sources"])), input_example=input_example(payload),
-            pip_requirements=requirements)
+            pip_requirements=[f"artifacts/{wheel.name}"])
     return info.model_uri
-
-
-def _version(dist: str) -> str:
-    from importlib.metadata import version
-
-    return version(dist)

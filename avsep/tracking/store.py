@@ -6,8 +6,8 @@
 * :class:`RunLogger` is used by rank 0 of a training run: params (the flattened experiment
   config), per-epoch metrics, tags (space, study, code version), artifacts. MLflow metric names
   may not contain ``@``, so ``val/sdr@w1`` is logged as ``val/sdr_w1``.
-* the champion guard and registration live in :mod:`avsep.platform.registry`; the pyfunc
-  model in :mod:`avsep.platform.pyfunc`.
+* the champion guard and registration live in :mod:`avsep.tracking.registry`; the pyfunc
+  model in :mod:`avsep.tracking.pyfunc`.
 """
 
 from __future__ import annotations

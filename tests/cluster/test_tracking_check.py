@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from avsep.platform.mlflow_utils import TrackingError, check_cluster_tracking_uri
+from avsep.tracking.store import TrackingError, check_cluster_tracking_uri
 
 UNREACHABLE = ["sqlite:////tmp/x/mlflow.db", "http://127.0.0.1:5000", "http://localhost:5000",
                "http://[::1]:5000"]

@@ -80,7 +80,7 @@ def test_max_nodes_of_cluster_yaml_counts_workers_the_head_may_grow():
     import yaml
 
     from avsep.platform.cluster_size import max_nodes
-    from avsep.platform.mlflow_utils import TrackingError, check_cluster_tracking_uri
+    from avsep.tracking.store import TrackingError, check_cluster_tracking_uri
 
     config = yaml.safe_load((Path(__file__).resolve().parents[2] / "cluster.yaml").read_text())
     gpu = config["available_node_types"]["gpu_worker"]

@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 
 from avsep.platform.objectives import Objective
-from avsep.platform.registry import Candidate, decide
+from avsep.tracking.registry import Candidate, decide
 
 SDR = Objective("val/sdr", "max")
 
@@ -51,14 +51,14 @@ def test_below_the_mixture_baseline_is_not_registered():
 
 
 @pytest.mark.parametrize(("candidate", "current", "force", "promote", "reason"), [
-    (_candidate(5.0), None, False, True, "no champion yet"),
-    (_candidate(5.0), _champion(4.0), False, True, "val/sdr:max 5 beats the champion's 4"),
+    (_candidate(5.0), None, False, True, "no @champion yet"),
+    (_candidate(5.0), _champion(4.0), False, True, "val/sdr:max 5 beats @champion's 4"),
     (_candidate(3.0), _champion(4.0), False, False, "the new model is not better"),
     (_candidate(4.0), _champion(4.0), False, False, "the new model is not better"),
     (_candidate(3.0), _champion(4.0), True, True, "--force"),
     (_candidate(9.0), _champion(4.0, fingerprint="f2"), False, False, "validated on other data"),
     (_candidate(9.0), _champion(4.0, objective="val/loss:min"), False, False,
-     "chosen on 'val/loss:min'"),
+     "@champion was chosen on 'val/loss:min'"),
     (_candidate(0.2, objective=Objective("val/loss", "min")),
      _champion(0.3, objective="val/loss:min"), False, True, "beats"),
     (_candidate(0.4, objective=Objective("val/loss", "min")),
@@ -74,7 +74,7 @@ def test_the_alias_moves_only_to_a_better_comparable_model(candidate, current, f
 def test_pyfunc_video_column_and_input_example():
     from avsep.models import build
     from avsep.models.package import describe_contract
-    from avsep.platform.pyfunc import _video, encode_video, input_example
+    from avsep.tracking.pyfunc import _video, encode_video, input_example
 
     frames = np.random.default_rng(0).integers(0, 255, (5, 8, 8, 3), dtype=np.uint8)
     assert np.array_equal(_video(encode_video(frames))[0], frames)
@@ -112,8 +112,8 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_guarded_registration_and_the_served_pyfunc(tmp_path):
-    from avsep.platform.mlflow_utils import configure
-    from avsep.platform.registry import register
+    from avsep.tracking.registry import register
+    from avsep.tracking.store import configure
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     configure(uri)
@@ -191,8 +191,8 @@ def test_guarded_registration_and_the_served_pyfunc(tmp_path):
 @pytest.mark.slow
 def test_a_model_without_stems_registers_its_package(tmp_path):
     from avsep.models.package import find_package, load_model_package
-    from avsep.platform.mlflow_utils import configure
-    from avsep.platform.registry import register
+    from avsep.tracking.registry import register
+    from avsep.tracking.store import configure
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     configure(uri)

@@ -35,7 +35,7 @@ def register_tiny_vocalist(uri: str, root: Path, name: str = "avsep-vocalist",
 
     from avsep.models import build
     from avsep.models.package import save_model_package
-    from avsep.platform.mlflow_utils import RunLogger
+    from avsep.tracking.store import RunLogger
 
     torch.manual_seed(3)
     config = {"name": model_name, "preset": "tiny"}

@@ -22,8 +22,8 @@ import pytest
 
 from avsep.config import ConfigError
 from avsep.platform.data import DataPathError
-from avsep.platform.mlflow_utils import TrackingError
 from avsep.platform.tune import SearchOptions, SearchSetupError, prepare, run_trial
+from avsep.tracking.store import TrackingError
 from tests.platform.conftest import write_tiny_cache
 
 ROOT = Path(__file__).resolve().parents[2]
