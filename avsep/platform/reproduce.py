@@ -4,10 +4,11 @@ For a :class:`~avsep.studies.base.Study`:
 
 1. **data** — the user's copy (``layout``/``root``) or the synthetic corpus (written by
    ``avsep synth`` under the output folder when missing), prepared for every space the study's
-   arms use (``avsep prepare --space``), at the chosen preset;
-2. **training** — for each seed, one search per stage over exactly the arms' configurations
-   (``platform.tune`` with the arms as the points to evaluate, no early stopping: ASHA's grace
-   period equals the epoch count), tracked in MLflow like any search;
+   arms use (``avsep prepare --space``), at the chosen preset; a cross-dataset run
+   (``train_layout``/``train_root``) prepares its training copy and its test copy apart;
+2. **training** — each stage, in order, as one Ray Tune run whose trials are the stage's arms ×
+   seeds, run at once as the cluster fits (:mod:`avsep.platform.reproduce_trials`: ``avsep
+   tune``'s trial function, storage, MLflow runs, ``--address``, ``--resume``);
 3. **scoring** — every arm's model, for every seed, on the test split: separation metrics
    (``evaluation.separation``), sync accuracy against context length (``evaluation.sync``) or
    vocal-activity accuracy, as the arm's ``evaluation`` says;
@@ -17,7 +18,6 @@ For a :class:`~avsep.studies.base.Study`:
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -47,12 +47,28 @@ class ReproduceOptions:
     root: Path | None = None
     train_length: int = 256
     val_length: int = 32
-    test_items: int = 8
+    test_items: int | None = None  # test excerpts per seed (None: the whole test split)
     mlflow_uri: str | None = None
     minutes: float = 4.0  # length of the synthetic corpus (more minutes: more test items)
     #: training values applied to every arm over its paper point's (``--lr``, ``--batch-size``):
     #: a paper's own lr suits its model size and schedule, not a tiny preset trained for minutes
     train_overrides: dict[str, Any] = field(default_factory=dict)
+    #: cross-dataset: train on this copy (``--train-layout/--train-root``), score on
+    #: ``layout``/``root``'s test split; None: train and test on one copy
+    train_layout: str | None = None
+    train_root: Path | None = None
+    #: where and how wide the trials run (as ``avsep tune``): a Ray cluster address (None:
+    #: ``$RAY_ADDRESS``, else a new local Ray), GPUs per trial, DDP workers per trial, trials
+    #: at once (None: what the cluster fits) and ``--resume`` of an interrupted reproduction
+    address: str | None = None
+    gpus_per_trial: float = 0.0
+    workers_per_trial: int = 1
+    max_concurrent: int | None = None
+    resume: bool = False
+
+    @property
+    def cross_dataset(self) -> bool:
+        return self.train_root is not None
 
 
 @dataclass
@@ -136,11 +152,25 @@ def check_study(study: Study) -> None:
 
 
 # ----------------------------------------------------------------------------- data
-def prepare_data(study: Study, options: ReproduceOptions) -> Path:
-    """A folder of caches that fits every model of the study's spaces (prepared when missing:
-    ``avsep prepare --space`` for each space, which reuses what is already cached)."""
+def _prepare(study: Study, layout: str, root: Path, cache: Path, preset: str) -> Path:
+    """``avsep prepare --space`` of every space of the study's arms into ``cache`` (each call
+    reuses what is already cached)."""
     from avsep.cli import main
 
+    for space in dict.fromkeys(a.space for a in study.arms):
+        command = ["prepare", "--layout", layout, "--root", str(root), "--out", str(cache),
+                   "--space", space, "--preset", preset, *study.prepare_flags(layout)]
+        _log("avsep " + " ".join(command))
+        if main(command) != 0:
+            raise RuntimeError(f"`avsep {' '.join(command)}` failed (its message is above)")
+    return cache
+
+
+def prepare_data(study: Study, options: ReproduceOptions) -> tuple[Path, Path]:
+    """``(train cache, test cache)``: folders of caches that fit every model of the study's
+    spaces. One copy (``layout``/``root``, else the synthetic corpus, written under the output
+    folder when missing) gives both; a cross-dataset run prepares its training copy
+    (``train_layout``/``train_root``) and its test copy (``layout``/``root``) apart."""
     root = options.root
     layout = options.layout or study.layout
     if root is None:
@@ -151,63 +181,17 @@ def prepare_data(study: Study, options: ReproduceOptions) -> Path:
             _log(f"synthesising a {options.minutes}-minute corpus in {corpus}")
             generate(corpus, minutes=options.minutes, overwrite=True)
         root = corpus / study.corpus
-    cache = options.out / "cache" / f"{layout}-{options.preset}"
-    for space in dict.fromkeys(a.space for a in study.arms):
-        command = ["prepare", "--layout", layout, "--root", str(root), "--out", str(cache),
-                   "--space", space, "--preset", options.preset]
-        _log("avsep " + " ".join(command))
-        if main(command) != 0:
-            raise RuntimeError(f"`avsep {' '.join(command)}` failed (its message is above)")
-    return cache
-
-
-# ----------------------------------------------------------------------------- training
-def _trained_runs(results: Any, arms: list[Arm], options: ReproduceOptions) -> dict[str, str]:
-    """training key -> MLflow run id of the trial that trained it."""
-    found: dict[str, str] = {}
-    for result in results:
-        config = result.config or {}
-        run_id = (result.metrics or {}).get("mlflow_run_id")
-        if not run_id or result.error:
-            continue
-        for arm in arms:
-            params = {**arm_params(arm), **options.train_overrides}
-            if all(config.get(k) == v for k, v in params.items()):
-                found.setdefault(training_key(arm), run_id)
-    return found
-
-
-def train_stage(study: Study, arms: list[Arm], cache: Path, seed: int,
-                options: ReproduceOptions, stage: int, base: dict[str, Any]) -> dict[str, str]:
-    """Train the distinct configurations of ``arms`` in one search; training key -> run id."""
-    from avsep.platform import tune
-
-    spaces = {a.space for a in arms}
-    trained: dict[str, str] = {}
-    for space in sorted(spaces):
-        group = [a for a in arms if a.space == space]
-        points = list({training_key(a): {**arm_params(a), **options.train_overrides}
-                       for a in group}.values())
-        name = f"reproduce-{study.key}-{space}-stage{stage}-seed{seed}"
-        config = options.out / "configs" / f"{name}.json"
-        config.parent.mkdir(parents=True, exist_ok=True)
-        config.write_text(json.dumps(base))
-        search = tune.SearchOptions(
-            space=space, data=str(cache), num_samples=len(points), max_epochs=options.epochs,
-            grace_period=options.epochs, name=name, config=str(config), preset=options.preset,
-            seed=seed, mlflow_uri=options.mlflow_uri, register_as=f"avsep-reproduce-{study.key}",
-            storage=str(options.out / "ray_results"), check_samples=0)
-        plan = tune.prepare(search)
-        plan.space = dataclasses.replace(plan.space, points_to_evaluate=tuple(points),
-                                         paper_points=())
-        _log(f"seed {seed}, stage {stage}: training {len(points)} configuration(s) of {space} "
-             f"for {options.epochs} epoch(s)")
-        tune.init_ray(tune.local_cpus(search))
-        parent = tune.parent_run(plan)
-        results = tune.build_tuner(plan, parent).fit()
-        tune.finish(plan, results, parent_run_id=parent)
-        trained.update(_trained_runs(results, group, options))
-    return trained
+    caches = options.out / "cache"
+    if not options.cross_dataset:
+        cache = _prepare(study, layout, root, caches / f"{layout}-{options.preset}",
+                         options.preset)
+        return cache, cache
+    train_layout = options.train_layout or layout
+    train = _prepare(study, train_layout, options.train_root,
+                     caches / f"train-{train_layout}-{options.preset}", options.preset)
+    test = _prepare(study, layout, root, caches / f"test-{layout}-{options.preset}",
+                    options.preset)
+    return train, test
 
 
 # ----------------------------------------------------------------------------- scoring
@@ -219,13 +203,18 @@ Scorer = Callable[[Any, Path, Arm, ReproduceOptions, dict[str, Any]], pd.DataFra
 HELPER_KEYS = ("detector",)
 
 
-def _test_dataset(model: Any, cache: Path, options: dict[str, Any]) -> Any:
-    from avsep.data.datasets import make_dataset
+def _test_dataset(model: Any, cache: Path, options: dict[str, Any],
+                  excerpts: int | None = None) -> Any:
+    """The test split for ``model``: every item, or every item (all conditions, all segments)
+    of ``excerpts`` excerpts sampled with a fixed seed, so that every arm and every training
+    seed is scored on the same excerpts (:class:`avsep.data.datasets.TestSelection`)."""
+    from avsep.data.datasets import TestSelection, make_dataset
     from avsep.platform.data import model_dataset_options, resolve_cache
 
     cache_path = resolve_cache(cache, model.spec, ("test",))
-    return make_dataset(model.data_kind, cache_path, model.spec, "test",
-                        **model_dataset_options(model, options))
+    dataset = make_dataset(model.data_kind, cache_path, model.spec, "test",
+                           **model_dataset_options(model, options))
+    return TestSelection.of(dataset, excerpts, seed=0)
 
 
 def _score_separation(model: Any, cache: Path, arm: Arm, options: ReproduceOptions,
@@ -239,7 +228,8 @@ def _score_separation(model: Any, cache: Path, arm: Arm, options: ReproduceOptio
 
     evaluation = dict(arm.evaluation)
     dataset = _test_dataset(model, cache,
-                            {**scoring_set_options(model), **evaluation.get("dataset", {})})
+                            {**scoring_set_options(model), **evaluation.get("dataset", {})},
+                            options.test_items)
     activities = ()
     detector = helpers.get("detector")
     if "activity_source" in evaluation:
@@ -247,7 +237,7 @@ def _score_separation(model: Any, cache: Path, arm: Arm, options: ReproduceOptio
         check_activity_model(model, source, detector)
         activities = (source,)
     rows = evaluate(model, dataset, int(evaluation.get("wiener", 0)), ablations=False,
-                    max_items=options.test_items, activities=activities, detector=detector)
+                    activities=activities, detector=detector)
     if activities:  # one activity source: its system is this arm's model
         rows = rows.replace({"system": {f"model@{activities[0].label}": "model"}})
     # absent instrument slots carry PES only (NaN BSS Eval): findings filter by metric
@@ -261,7 +251,11 @@ def _score_sync(model: Any, cache: Path, arm: Arm, options: ReproduceOptions,
 
     cache_path = resolve_cache(cache, model.spec, ("test",))
     contexts = tuple(arm.evaluation.get("contexts", (5, 7, 9, 11, 13, 15)))
-    rows = evaluate_sync(model, cache_path, "test", contexts=contexts, items=options.test_items)
+    tolerance = tuple(arm.evaluation.get("tolerance", (1, 5)))
+    # clips per test singer (every singer of the split is scored; the unit is the singer)
+    clips = int(arm.evaluation.get("clips_per_singer", 8))
+    rows = evaluate_sync(model, cache_path, "test", contexts=contexts, tolerance=tolerance,
+                         items=clips)
     return rows.assign(system="model")
 
 
@@ -270,8 +264,9 @@ def _score_vad(model: Any, cache: Path, arm: Arm, options: ReproduceOptions,
     """Frame confusion counts and accuracy of a ``vad_cnn`` per test excerpt (Table I)."""
     from avsep.evaluation.activity import evaluate_vad
 
-    dataset = _test_dataset(model, cache, dict(arm.evaluation.get("dataset", {})))
-    rows = evaluate_vad(model, dataset, options.test_items)
+    dataset = _test_dataset(model, cache, dict(arm.evaluation.get("dataset", {})),
+                            options.test_items)
+    rows = evaluate_vad(model, dataset)
     return rows.assign(system="model")
 
 
@@ -410,7 +405,8 @@ def write_report(result: StudyResult, options: ReproduceOptions, folder: Path) -
              + "` on "
              + (f"`{options.layout}` at `{options.root}`" if options.root
                 else f"the synthetic corpus ({options.minutes} min)")
-             + f"; {options.test_items} test items per seed; {result.seconds / 60:.1f} min.", "",
+             + f"; {options.test_items or 'all'} test excerpts per seed; "
+             f"{result.seconds / 60:.1f} min.", "",
              "| finding | paper | ours | 95 % interval | n | verdict |",
              "|---|---|---|---|---:|---|"]
     for row in result.findings:
@@ -458,33 +454,40 @@ def base_config(options: ReproduceOptions) -> dict[str, Any]:
 
 
 def run(study: Study, options: ReproduceOptions) -> StudyResult:
-    """Prepare, train every stage over seeds, score every arm, judge every finding."""
+    """Prepare, train each stage's arms × seeds as concurrent trials, score every arm's model
+    on the test set, judge every finding (:mod:`avsep.platform.reproduce_trials`)."""
+    from avsep.platform.reproduce_trials import (
+        ScoreJob,
+        score_all,
+        start_ray,
+        study_stages,
+        train_stage,
+    )
+
     start = time.perf_counter()
     check_study(study)
     options.out = options.out.expanduser().resolve()
-    cache = prepare_data(study, options)
+    train_cache, test_cache = prepare_data(study, options)
     base = base_config(options)
-    stages = list(study.stages) or [tuple(a.key for a in study.arms)]
-    rest = [a.key for a in study.arms if not any(a.key in s for s in stages)]
-    if rest:
-        stages.append(tuple(rest))
-    frames = []
-    for seed in range(options.seeds):
-        trained: dict[str, str] = {}  # arm key -> run id, this seed
-        for number, keys in enumerate(stages):
-            arms = [study.arm(k) for k in keys]
-            stage_base = with_upstream(base, arms, trained, options.out / f"upstream-seed{seed}",
-                                       options)
-            runs = train_stage(study, arms, cache, seed, options, number, stage_base)
+    start_ray(options)
+    seeds = range(options.seeds)
+    trained: dict[int, dict[str, str]] = {seed: {} for seed in seeds}  # arm key -> run id
+    jobs = []
+    for number, keys in enumerate(study_stages(study)):
+        arms = [study.arm(k) for k in keys]
+        upstream = {seed: with_upstream({}, arms, trained[seed],
+                                        options.out / f"upstream-seed{seed}", options)
+                    for seed in seeds}
+        runs = train_stage(study, number, arms, train_cache, options, base, upstream)
+        for seed in seeds:
             for arm in arms:
-                run_id = runs.get(training_key(arm))
-                if run_id is not None:
-                    trained[arm.key] = run_id
+                run_id = runs.get((seed, training_key(arm)))
                 if run_id is None:
                     _log(f"seed {seed}: arm {arm.key} has no trained model (its trial failed)")
                     continue
-                _log(f"seed {seed}: scoring arm {arm.key}")
-                frames.append(score_arm(arm, run_id, cache, seed, options, trained))
+                trained[seed][arm.key] = run_id
+                jobs.append(ScoreJob(arm, run_id, seed, trained[seed]))
+    frames = score_all(jobs, test_cache, options)
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     result = StudyResult(study=study, rows=rows, seconds=time.perf_counter() - start)
     result.findings = findings_table(study, rows) if len(rows) else []
