@@ -41,6 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=("auto", "torch", "onnxruntime"), default="auto",
                         help="auto: on CPU, the model's convolutional blocks run in ONNX Runtime "
                              "where they can (MMDenseNet's bands), the rest in torch")
+    parser.add_argument("--wiener-iterations", type=int, default=None, metavar="N",
+                        help="Wiener EM iterations of requests that send no `wiener_iterations` "
+                             "field; overrides the default, the count the model was validated "
+                             "at (recorded in its package)")
     parser.add_argument("--export", type=Path, metavar="FILE",
                         help="write a `serve deploy` config to FILE instead of serving")
 
@@ -67,6 +71,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"avsep serve: {err}", file=sys.stderr)
         return 2
+    if args.wiener_iterations is not None:
+        if args.wiener_iterations < 0:
+            print("avsep serve: --wiener-iterations must be >= 0", file=sys.stderr)
+            return 2
+        config["wiener_iterations"] = args.wiener_iterations
     if args.export:
         export_config(args.export, config, args.host, args.port)
         print(f"wrote {args.export}: deploy it on a cluster with `serve deploy {args.export}`")

@@ -207,7 +207,7 @@ def _write_videos(record: TrackRecord, jobs: list[_VideoJob]) -> list[dict[str, 
             settings = job.settings.preprocessing()
             for source in sources:
                 boxes, how = crop_plan(video, sidecar, _subject(source, sources), settings, idx,
-                                       lambda p=positions: detected(p))
+                                       lambda p=positions, d=detected: d(p))
                 target = np.lib.format.open_memmap(
                     job.folder / "video" / f"{source.name}.npy", mode="w+", dtype=np.uint8,
                     shape=(len(idx), *settings.crop, settings.video_channels))

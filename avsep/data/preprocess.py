@@ -298,7 +298,15 @@ def audio_front_end(audio: np.ndarray, rate: int, sample_rate: int,
                                  int(sample_rate)), channels)
 
 
+def cache_preprocessing(cache: Path | str | None) -> Preprocessing | None:
+    """What the prepared cache at ``cache`` was made with (its ``index.json``), or None when
+    there is no cache index to read."""
+    if cache is None or not (Path(cache) / "index.json").is_file():
+        return None
+    return Preprocessing.from_cache_index(json.loads((Path(cache) / "index.json").read_text()))
+
+
 __all__ = ["CROP_METHODS", "CropJob", "MOUTH_METHODS", "Preprocessing", "Subject",
-           "audio_front_end", "crop_plan", "crop_video", "detector", "fill_crops",
-           "fit_channels", "frame_count", "landmark_boxes", "parse_sidecar", "read_sidecar",
-           "resample", "sidecar_boxes", "sidecar_path"]
+           "audio_front_end", "cache_preprocessing", "crop_plan", "crop_video", "detector",
+           "fill_crops", "fit_channels", "frame_count", "landmark_boxes", "parse_sidecar",
+           "read_sidecar", "resample", "sidecar_boxes", "sidecar_path"]

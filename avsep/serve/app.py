@@ -40,7 +40,7 @@ class SeparationService:
                  limits: dict[str, Any] | None = None, batching: bool = True,
                  max_batch_size: int = DEFAULT_MAX_BATCH, device: str = "auto",
                  threads: int = 1, precision: str = "fp32", backend: str = "auto",
-                 calibrate: bool = True):
+                 calibrate: bool = True, wiener_iterations: int | None = None):
         import torch
 
         threads = max(1, int(threads))
@@ -51,6 +51,8 @@ class SeparationService:
         self.separator = Separator.from_uri(model_uri, tracking_uri=tracking_uri, device=device,
                                             precision=precision, backend=backend)
         self.limits = Limits(**(limits or {}))
+        if wiener_iterations is not None:  # the operator's default instead of the package's
+            self.separator.wiener_iterations = int(wiener_iterations)
         # on CPU, model calls are capped at the batch size that costs least per chunk
         self.batch_costs: dict[int, float] = {}
         if calibrate and self.separator.device.type == "cpu" and max_batch_size > 1:
@@ -82,7 +84,8 @@ def build_app(args: dict[str, Any]):
     the replica's CPUs), precision ("fp32" or "bf16"), backend ("auto", "torch" or
     "onnxruntime": see :mod:`avsep.serve.accelerate`), calibrate_batch (default true: on CPU
     a replica caps its model calls at the batch size that costs least per chunk, measured at
-    start, :mod:`avsep.serve.calibrate`).
+    start, :mod:`avsep.serve.calibrate`), wiener_iterations (the default of requests that do
+    not set it; default: the count the model was validated at, from its package).
     """
     if "model" not in args:
         raise ValueError("build_app needs args.model, e.g. models:/av_singing@champion")
@@ -103,5 +106,5 @@ def build_app(args: dict[str, Any]):
         args["model"], args.get("tracking_uri"), args.get("limits"),
         bool(args.get("batching", True)), int(args.get("max_batch_size", DEFAULT_MAX_BATCH)),
         "auto", threads, str(args.get("precision", "fp32")), str(args.get("backend", "auto")),
-        bool(args.get("calibrate_batch", True)),
+        bool(args.get("calibrate_batch", True)), args.get("wiener_iterations"),
     )
