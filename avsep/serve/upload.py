@@ -123,7 +123,9 @@ def decode_audio(data: bytes, max_duration_s: float) -> tuple[np.ndarray, int]:
 
 def decode_video(data: bytes, fps: float, size: tuple[int, int] | None = None,
                  max_duration_s: float | None = None) -> np.ndarray:
-    """Decode a video upload at ``fps`` -> frames (T, H, W, 3) uint8 (torch imported first).
+    """Decode a video upload at ``fps`` -> whole frames (T, H, W, 3) uint8 (torch imported
+    first). The service itself does not use it (it crops with the model's recorded
+    preprocessing, :func:`open_upload_video`); benchmarks feed the engine these frames.
 
     With ``size`` (H, W) decord scales the frames while decoding (to a multiple of it at least
     32 pixels on a side), so memory stays bounded by the model's crop, not the upload's
@@ -132,6 +134,8 @@ def decode_video(data: bytes, fps: float, size: tuple[int, int] | None = None,
     """
     import decord
     import torch  # noqa: F401 - decord must be imported after torch
+
+    from avsep.data.video import frame_indices
 
     if not data:
         raise BadRequest(400, "the uploaded video is empty")
@@ -151,10 +155,11 @@ def decode_video(data: bytes, fps: float, size: tuple[int, int] | None = None,
     if max_duration_s is not None and count / native_fps > max_duration_s:
         raise BadRequest(413, f"the video is {count / native_fps:.1f} s long; the limit is "
                               f"{max_duration_s:g} s")
-    wanted = int(np.floor(count / native_fps * fps))
-    indices = np.minimum(np.round(np.arange(max(wanted, 1)) * native_fps / fps), count - 1)
+    indices = frame_indices(native_fps, count, fps)
+    if len(indices) == 0:
+        indices = np.zeros(1, np.int64)
     try:
-        return reader.get_batch(indices.astype(np.int64).tolist()).asnumpy()
+        return reader.get_batch(indices.tolist()).asnumpy()
     except Exception as err:  # noqa: BLE001
         raise BadRequest(400, f"the video could not be decoded: {err}") from err
 
