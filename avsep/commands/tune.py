@@ -10,6 +10,15 @@ from avsep.platform.cli_args import add_cluster, add_debug, add_mlflow, add_stor
 HELP = "hyperparameter search: Ray Tune + Optuna + ASHA, MLflow tracking, champion registration"
 
 
+def _paper_points(text: str) -> str | int:
+    from avsep.search_spaces.base import parse_paper_points
+
+    try:
+        return parse_paper_points(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--space", required=True, help="search space (see `avsep spaces`)")
     parser.add_argument("--data", help="prepared cache (or folder of caches, one per rate)")
@@ -40,6 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warm-start", default=None, metavar="STUDY",
                         help="seed this search with the finished trials of Optuna study STUDY "
                              "(same --optuna-storage)")
+    parser.add_argument("--paper-points", type=_paper_points, default="all", metavar="all|none|N",
+                        help="the space's paper configurations evaluated first: all (default), "
+                             "none, or the first N; on the tiny preset they keep their design "
+                             "choices and take the space's tiny lr and batch size (the paper "
+                             "preset keeps the papers' values; docs/search.md)")
     parser.add_argument("--sampler", choices=("tpe", "random", "bohb"), default="tpe",
                         help="Optuna sampler: tpe (multivariate, grouped by conditional "
                              "dimensions, constant liar; default) or random; bohb is refused: "
@@ -73,10 +87,14 @@ def _run(args: argparse.Namespace) -> int:
         max_failures=args.max_failures, optuna_storage=args.optuna_storage,
         warm_start=args.warm_start, address=args.address, sampler=args.sampler,
         grace_period=args.grace_period, reduction_factor=args.reduction_factor,
-        time_budget=args.time_budget, finalists=args.finalists)
+        time_budget=args.time_budget, finalists=args.finalists,
+        paper_points=args.paper_points)
     print("avsep tune: checking the space, data and MLflow store ...", flush=True)
     plan = prepare(options)
     print(json.dumps(describe(plan), indent=2, default=str), flush=True)
+    from avsep.platform.search_results import paper_points_line
+
+    print(paper_points_line(plan), flush=True)
     outcome = run_search(plan)
     from avsep.evaluation.markdown import markdown
 
@@ -86,13 +104,16 @@ def _run(args: argparse.Namespace) -> int:
     if outcome.importances:
         print("parameter importances: " + ", ".join(
             f"{k} {v:.2f}" for k, v in outcome.importances.items()))
+    for note in outcome.notes:
+        print(f"report: {note}")
     if outcome.pareto is not None:
         print("Pareto front:\n" + markdown(outcome.pareto))
     if outcome.finalists is not None:
         print("finalists re-scored on fresh validation seeds (the champion is rank 1):\n"
               + markdown(outcome.finalists.drop(columns=["values"])))
-    print(f"optuna study {plan.optuna_study!r} in {plan.optuna_storage} "
-          f"(optuna-dashboard {plan.optuna_storage})")
+    from avsep.platform.search_results import tool_lines
+
+    print("\n".join(tool_lines(plan)))
     if outcome.verdict is None:
         print("no trial finished with a model: nothing registered")
         return 1
@@ -101,7 +122,6 @@ def _run(args: argparse.Namespace) -> int:
     from avsep.tracking.registry import champion_lines
 
     print("\n".join(champion_lines(plan.mlflow_uri, plan.register_as)))
-    print(f"open `mlflow ui --backend-store-uri {plan.mlflow_uri}` to compare trials")
     return 0
 
 

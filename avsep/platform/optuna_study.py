@@ -60,10 +60,11 @@ def optuna_study_name(url: str, name: str, resume: bool, warm_start: str | None)
 
 def seed_study(plan: Plan) -> list[dict[str, Any]]:
     """Create the plan's Optuna study, copy the ``warm_start`` study's finished trials into it,
-    and return the paper points still to evaluate (those the old study did not run)."""
+    and return the paper points still to evaluate (:meth:`Plan.paper_points`: ``--paper-points``
+    at the plan's preset, less those the old study ran)."""
     import optuna
 
-    points = [dict(p) for p in plan.space.points_to_evaluate]
+    points = plan.paper_points()
     if not plan.options.warm_start:
         return points
     old = optuna.load_study(study_name=plan.options.warm_start, storage=plan.optuna_storage)

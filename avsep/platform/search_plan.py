@@ -47,6 +47,9 @@ class SearchOptions:
     max_failures: int = 2  # retries of a crashed trial, from its last checkpoint
     optuna_storage: str | None = None  # RDB URL; default sqlite beside the MLflow store
     warm_start: str | None = None  # a finished Optuna study (same storage) to learn from
+    #: the space's paper points enqueued first: "all", "none" or the first N; on the tiny
+    #: preset they take the space's tiny lr and batch size (SearchSpace.enqueued)
+    paper_points: str | int = "all"
 
 
 @dataclass
@@ -74,6 +77,19 @@ class Plan:
     @property
     def report_dir(self) -> Path:
         return report_dir(self.storage, self.name)
+
+    @property
+    def preset(self) -> str:
+        """The model preset every trial builds (``tiny`` or ``paper``)."""
+        return str(self.base.get("model", {}).get("preset", "tiny"))
+
+    def paper_points(self) -> list[dict[str, Any]]:
+        """The configurations enqueued first (``--paper-points`` of the space's paper points,
+        at this plan's preset); a bad ``--paper-points`` raises :class:`SearchSetupError`."""
+        try:
+            return self.space.enqueued(self.preset, self.options.paper_points)
+        except ValueError as err:
+            raise SearchSetupError(str(err)) from None
 
 
 def is_remote_storage(storage: str) -> bool:

@@ -32,6 +32,58 @@ class SearchOutcome:
     seconds: float = 0.0
     verdict: Any = None  # registry.Registration of the champion guard (None: no trial finished)
     finalists: Any = None  # finalists.rescore_finalists table (None: not re-scored)
+    notes: list[str] = field(default_factory=list)  # the report's (e.g. too few trials)
+
+
+#: the MLflow UI's view of an experiment's training runs: MLflow 3.17's UI opens an experiment
+#: in its GenAI mode ("Traces") unless the URL's ``workflowType`` says otherwise (its
+#: ``mlflow.workflowType`` local-storage setting starts at genai; the experiment tag
+#: ``mlflow.experimentKind`` is only read when the UI's workflow switch is off)
+UI_RUNS_VIEW = "#/experiments/{id}/runs?workflowType=machine_learning"
+
+
+def paper_points_line(plan: Plan) -> str:
+    """One line saying which configurations the search evaluates first, and at what lr and
+    batch size (the space's tiny values on the tiny preset; the papers' on the paper preset)."""
+    points = plan.paper_points()
+    declared = len(plan.space.paper_points) or len(plan.space.points_to_evaluate)
+    if not points:
+        return (f"paper points: none of the space's {declared} enqueued "
+                f"(--paper-points {plan.options.paper_points}); the sampler starts alone")
+    if plan.preset == "tiny" and plan.space.paper_points:
+        train = ", ".join(f"{k} {v:g}" for k, v in plan.space.tiny_train.items())
+        how = (f"with their design choices at the tiny preset's {train} (the papers' values "
+               "are for the paper preset: --preset paper; docs/search.md)")
+    else:
+        how = "at the papers' own learning rates and batch sizes"
+    runs = min(len(points), plan.options.num_samples)
+    budget = (f" (--num-samples {plan.options.num_samples}: the first {runs} of the "
+              f"{len(points)} enqueued)" if runs < len(points) else "")
+    return f"paper points: {runs} of {declared} evaluated first{budget}, {how}"
+
+
+def tool_lines(plan: Plan) -> list[str]:
+    """Where to look at the search: the MLflow UI link that opens its training runs, and
+    optuna-dashboard on its Optuna study (both installed in avsep's environment)."""
+    import sys
+
+    import mlflow
+
+    bin_dir = Path(sys.executable).parent
+    lines = []
+    try:
+        experiment = mlflow.MlflowClient(plan.mlflow_uri).get_experiment_by_name(plan.name)
+    except Exception:  # noqa: BLE001 - a remote store that went away: the links are optional
+        experiment = None
+    if experiment is not None:
+        lines.append(f"MLflow UI: {bin_dir / 'mlflow'} ui --backend-store-uri {plan.mlflow_uri} "
+                     "--host 127.0.0.1 --port 5000, then open http://127.0.0.1:5000/"
+                     + UI_RUNS_VIEW.format(id=experiment.experiment_id)
+                     + " (the study's training runs)")
+    lines.append(f"Optuna study {plan.optuna_study!r}: {bin_dir / 'optuna-dashboard'} "
+                 f"{plan.optuna_storage} --host 127.0.0.1 --port 8080, then open "
+                 "http://127.0.0.1:8080/")
+    return lines
 
 
 def results_frame(results: Any, objective: Objective) -> Any:
@@ -102,7 +154,7 @@ def finish(plan: Plan, results: Any, seconds: float = 0.0,
     failed = sum(1 for r in results if r.error)
     outcome = SearchOutcome(report_dir=plan.report_dir, table=report.table, trials=len(results),
                             failed=failed, pareto=report.pareto, importances=report.importances,
-                            seconds=seconds)
+                            seconds=seconds, notes=list(report.notes))
     study = RunLogger(plan.mlflow_uri, plan.name, "", {}, plan.artifact_root,
                       run_id=parent_run_id or parent_run(plan))
     study.log_metrics({"trials": len(results), "failed_trials": failed,

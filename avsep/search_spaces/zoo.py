@@ -3,6 +3,10 @@
 Every family of the zoo that separates singing voice from accompaniment: MMDenseNet
 (audio-only or AV), the attribute-aware feed-forward net, and Y-Net; each family's own
 conditional dimensions reuse the per-study dimension objects so names stay consistent.
+
+Its paper points are one row of each family's own study (the same configuration in this
+space's parameters), so on the tiny preset they take the tiny training values as every space's
+paper points do (:meth:`~avsep.search_spaces.base.SearchSpace.enqueued`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from avsep.search_spaces.base import (
     BATCH_SIZE,
     LEARNING_RATE,
     WIENER,
+    PaperPoint,
     SearchSpace,
     experiment,
     train_options,
@@ -53,12 +58,16 @@ SPACE = SearchSpace(
                 attribute_aware.VAD_SOURCE, attribute_aware.PERTURBATION,
                 vocalist_ynet.VISUAL, av_singing.EXTRA_VOCAL_SHARE, LEARNING_RATE, BATCH_SIZE,
                 WIENER),
-    points_to_evaluate=(
-        {"family": "mmdensenet", "mask_layer": True, "lr": 1e-3, "batch_size": 8},
-        {"family": "av_mmdensenet", "frontend": "conv2d_lstm", "mask_layer": True,
-         "extra_vocal_share": 0.5, "lr": 1e-3, "batch_size": 8},
-        {"family": "attr_dnn", "vad_source": "oracle", "lr": 1e-3, "batch_size": 32},
-        {"family": "ynet", "visual": "end_to_end", "extra_vocal_share": 0.5, "lr": 1e-4,
-         "batch_size": 8},
+    paper_points=(
+        PaperPoint(av_singing.PAPER, "Fig. 4", "audio-only",
+                   {"family": "mmdensenet", "mask_layer": True, "lr": 1e-3, "batch_size": 8}),
+        PaperPoint(av_singing.PAPER, "Fig. 4", "proposed",
+                   {"family": "av_mmdensenet", "frontend": "conv2d_lstm", "mask_layer": True,
+                    "extra_vocal_share": 0.5, "lr": 1e-3, "batch_size": 8}),
+        PaperPoint(attribute_aware.PAPER, "Table III", "Case I.a",
+                   {"family": "attr_dnn", "vad_source": "oracle", "lr": 1e-3, "batch_size": 32}),
+        PaperPoint(vocalist_ynet.PAPER, "Table 3", "Y-Net-mr E2E",
+                   {"family": "ynet", "visual": "end_to_end", "extra_vocal_share": 0.5,
+                    "lr": 1e-4, "batch_size": 8}),
     ),
 )

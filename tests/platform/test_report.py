@@ -10,7 +10,17 @@ import pytest
 
 from avsep.evaluation.markdown import markdown
 from avsep.platform.objectives import Objective, pareto_mask, parse
-from avsep.platform.report import rebuild_study, write_report
+from avsep.platform.report import (
+    MIN_TRIALS,
+    TRIALS_PER_DIMENSION,
+    history_figure,
+    importance_check,
+    importance_figure,
+    mixture_baseline,
+    rebuild_study,
+    varied_dimensions,
+    write_report,
+)
 from avsep.search_spaces import get
 
 
@@ -80,3 +90,58 @@ def test_rebuilt_study_skips_unsampled_conditionals():
 def test_markdown_table():
     text = markdown(pd.DataFrame({"a": [1.23456, float("nan")], "b": ["x", "y"]}))
     assert text.splitlines() == ["| a | b |", "|---|---|", "| 1.235 | x |", "|  | y |"]
+
+
+def test_importances_only_over_varied_dimensions_and_plots_name_the_metric(tmp_path):
+    frame = _frame().assign(**{"val/sdr_mixture": -3.0})
+    report = write_report(frame, get("av_singing"), [Objective("val/sdr", "max")], tmp_path)
+    # batch_size (8 in every trial), extra_vocal_share (0.5) and frontend (one value) never
+    # varied: they get no importance and no bar
+    assert set(report.importances) == {"lr", "modality", "mask_layer"}
+    assert report.notes == []
+    study = rebuild_study(frame, get("av_singing"), Objective("val/sdr", "max"))
+    figure = importance_figure(study, Objective("val/sdr", "max"), list(report.importances))
+    bars = {t.get_text() for t in figure.axes[0].get_yticklabels()}
+    assert bars == {"lr", "modality", "mask_layer"}
+    assert "12 finished trials" in figure.axes[0].get_title()
+    history = history_figure(study, Objective("val/sdr", "max"), mixture_baseline(
+        frame, Objective("val/sdr", "max")))
+    ax = history.axes[0]
+    assert ax.get_ylabel() == "validation SI-SDR (dB)"
+    baseline = [line for line in ax.get_lines() if "unprocessed mixture" in line.get_label()]
+    assert len(baseline) == 1 and list(baseline[0].get_ydata()) == [-3.0, -3.0]
+    assert mixture_baseline(frame, Objective("val/sdri", "max")) == 0.0
+    assert mixture_baseline(frame, Objective("val/score", "max")) is None
+
+
+def test_two_trials_with_equal_scores_give_no_importance(tmp_path):
+    frame = _frame(2).assign(**{"val/sdr": 1.5})
+    report = write_report(frame, get("av_singing"), [Objective("val/sdr", "max")], tmp_path)
+    assert report.importances == {}
+    assert report.notes == ["no importances: all 2 finished trials scored the same (1.5)"]
+    assert not (tmp_path / "param_importances.png").exists()
+    assert (tmp_path / "optimization_history.png").stat().st_size > 0
+
+
+def test_too_few_trials_for_the_varied_dimensions(tmp_path):
+    # 6 trials, one outlier: lr, modality and mask_layer varied -> 2 x 3 = 6 needed, 6 held;
+    # with a 4th varied dimension (extra_vocal_share) 8 are needed
+    frame = _frame(6)
+    frame.loc[0, "val/sdr"] = 30.0
+    space = get("av_singing")
+    assert write_report(frame, space, [Objective("val/sdr", "max")], tmp_path).importances
+    frame["config/extra_vocal_share"] = [0.0, 0.5] * 3
+    report = write_report(frame, space, [Objective("val/sdr", "max")], tmp_path)
+    assert report.importances == {}
+    assert report.notes == [
+        "no importances: 6 finished trial(s) for 4 varied dimension(s) (extra_vocal_share, lr, "
+        "mask_layer, modality); they need >= 8 (2 per varied dimension, at least 5): run more "
+        "--num-samples"]
+    # fewer than MIN_TRIALS in all
+    report = write_report(_frame(4), space, [Objective("val/sdr", "max")], tmp_path)
+    assert report.importances == {} and "they need >= 6" in report.notes[0]
+    assert (MIN_TRIALS, TRIALS_PER_DIMENSION) == (5, 2)
+    # a conditional dimension sampled by one trial did not vary
+    study = rebuild_study(_frame(3), space, Objective("val/sdr", "max"))
+    assert "frontend" not in varied_dimensions(study)
+    assert importance_check(study)[1].endswith("at least 5): run more --num-samples")

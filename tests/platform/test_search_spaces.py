@@ -126,3 +126,45 @@ def test_meta_build_matches_real_parameter_count():
         meta = build(cfg.model.build_dict())
     real = build(cfg.model.build_dict())
     assert sum(p.numel() for p in meta.parameters()) == sum(p.numel() for p in real.parameters())
+
+
+@pytest.mark.parametrize("name", names())
+def test_tiny_preset_paper_points_keep_their_choices_at_the_tiny_training_values(name):
+    from avsep.search_spaces.dims import Categorical, Float
+
+    space = get(name)
+    dims = {d.name: d for d in space.dimensions}
+    tiny, paper = space.enqueued("tiny"), space.enqueued("paper")
+    assert paper == [p.params for p in space.paper_points]  # the paper preset: the papers' own
+    assert len(tiny) == len(paper)  # no two rows collapse into one
+    for row, point in zip(space.paper_points, tiny, strict=True):
+        assert {k: v for k, v in point.items() if k not in space.tiny_train} == \
+            {k: v for k, v in row.params.items() if k not in space.tiny_train}
+        for key, value in space.tiny_train.items():
+            assert point[key] == value
+            dim = dims[key]  # the tiny value lies inside the space's own dimension
+            if isinstance(dim, Float):
+                assert dim.low <= value <= dim.high
+            elif isinstance(dim, Categorical):
+                assert value in dim.choices
+        assert space.paper_point_of(point, "tiny") is row
+        trial = optuna.trial.FixedTrial(point)  # still a complete path through the space
+        space(trial)
+        assert set(trial.params) == set(point)
+
+
+def test_tiny_training_values_per_space():
+    # the settings each tiny preset was measured to learn at (docs/search.md)
+    assert {n: get(n).tiny_train for n in names()} == {
+        "av_singing": {"lr": 1e-3, "batch_size": 8},
+        "conditioned_unet": {"lr": 1e-3, "batch_size": 8},
+        "sound_of_pixels": {"lr": 1e-3, "batch_size": 8},
+        "attribute_aware": {"lr": 1e-3, "batch_size": 8},
+        "vad_cnn": {"lr": 1e-2, "batch_size": 32},
+        "vocalist": {"lr": 1e-3, "batch_size": 16},
+        "vocalist_ynet": {"lr": 1e-3, "batch_size": 8},
+        "zoo": {"lr": 1e-3, "batch_size": 8}}
+    cunet = get("conditioned_unet")
+    assert [p["lr"] for p in cunet.enqueued("paper")][:3] == [1e-5, 1e-5, 1e-5]
+    assert cunet.enqueued("tiny", 2) == cunet.enqueued("tiny")[:2]
+    assert cunet.enqueued("tiny", "none") == []

@@ -119,3 +119,49 @@ def test_tune_flags_reach_the_options():
             args.finalists) == ("random", 2, 3, 90.0, 5)
     with pytest.raises(SystemExit):
         parser.parse_args(["--space", "av_singing", "--sampler", "grid"])
+
+
+def _plan(tmp_path, preset: str, paper_points="all", space: str = "conditioned_unet"):
+    from avsep.platform.search_plan import Plan, SearchOptions
+
+    return Plan(options=SearchOptions(space=space, paper_points=paper_points), space=get(space),
+                base={"model": {"preset": preset}}, objectives=parse("val/sdr"),
+                storage=str(tmp_path), name="s", mlflow_uri="sqlite:///unused.db",
+                artifact_root=None, register_as="avsep-s")
+
+
+def test_paper_points_reach_optuna_at_the_tiny_presets_lr(tmp_path):
+    plan = _plan(tmp_path, "tiny", 2)
+    points = plan.paper_points()
+    # Table II exp. 1 and 2, their design choices kept, at the tiny lr and batch size
+    assert [(p["frequency_scale"], p["curriculum"]) for p in points] == [("log", False),
+                                                                         ("log", True)]
+    assert {(p["lr"], p["batch_size"]) for p in points} == {(1e-3, 8)}
+    storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'optuna.db'}")
+    search = build(plan.space.function, plan.objectives, points, "study", storage,
+                   sampler="random", seed=3)
+    configs = [search.search_alg.suggest(str(i)) for i in range(3)]
+    assert [(c["lr"], c["batch_size"]) for c in configs[:2]] == [(1e-3, 8), (1e-3, 8)]
+    assert [c[EXPERIMENT_KEY]["train"]["lr"] for c in configs[:2]] == [1e-3, 1e-3]
+    assert configs[2]["lr"] != 1e-3  # the sampler takes over after the enqueued points
+    # the paper preset keeps the papers' values (1e-5, the Solos MHU-Net row 1e-4; batch 32);
+    # none enqueues nothing
+    paper = _plan(tmp_path, "paper").paper_points()
+    assert [(p["lr"], p["batch_size"]) for p in paper] == [(1e-5, 32)] * 18 + [(1e-4, 32)]
+    assert _plan(tmp_path, "tiny", "none").paper_points() == []
+    assert len(_plan(tmp_path, "tiny", "all").paper_points()) == 19
+
+
+def test_bad_paper_points_name_the_choices(tmp_path):
+    from avsep.platform.search_plan import SearchSetupError
+
+    with pytest.raises(SearchSetupError, match=r"--paper-points 'some': expected all, none or "
+                                               r"a count N \(the first N paper points\)"):
+        _plan(tmp_path, "tiny", "some").paper_points()
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert parser.parse_args(["--space", "zoo"]).paper_points == "all"
+    assert parser.parse_args(["--space", "zoo", "--paper-points", "3"]).paper_points == 3
+    assert parser.parse_args(["--space", "zoo", "--paper-points", "none"]).paper_points == "none"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--space", "zoo", "--paper-points", "-1"])
