@@ -28,6 +28,7 @@ import pandas as pd
 import torch
 
 from avsep.evaluation.chunks import chunk_item, clip_frames, merge_frames, run_windows
+from avsep.evaluation.units import excerpt_of
 
 ACTIVITY_FORMS = "oracle, perturbed:F (0 < F <= 1, e.g. perturbed:0.05) or detector"
 VAD_COLUMNS = ("tn", "fp", "fn", "tp")
@@ -173,7 +174,8 @@ def confusion_table(summary: dict[str, float]) -> pd.DataFrame:
 
 
 def evaluate_vad(detector: Any, dataset: Any, max_items: int | None = None) -> pd.DataFrame:
-    """One row per test excerpt: confusion counts (:data:`VAD_COLUMNS`) and accuracy."""
+    """One row per test item (``item``, ``excerpt``): confusion counts (:data:`VAD_COLUMNS`)
+    and accuracy."""
     detector.eval()
     count = len(dataset) if max_items is None else min(max_items, len(dataset))
     rows = []
@@ -185,7 +187,7 @@ def evaluate_vad(detector: Any, dataset: Any, max_items: int | None = None) -> p
         probs = detector_activity(detector, item["mixture"])
         counts = confusion(probs, item["vad"].float())
         total = sum(counts.values())
-        rows.append({"item": i, **counts,
+        rows.append({"item": i, "excerpt": excerpt_of(dataset, i), **counts,
                      "accuracy": (counts["tp"] + counts["tn"]) / total if total else np.nan,
                      "seconds": item["mixture"].shape[-1] / detector.spec.stft.sample_rate})
     return pd.DataFrame(rows)

@@ -21,13 +21,15 @@ gets whole-clip BSS Eval and its NSDR over the mixture-as-estimate (``sdr_clip``
   to the streams that exist only.
 
 Rows are grouped by ``condition``: plain / v+ for singing voice, "<n> sources" for instrument
-mixtures. The report is ``eval.md`` (medians), ``eval_rows.csv``, boxplot PNGs and each
-paper's own table (:func:`avsep.evaluation.tables.write_paper_tables`).
+mixtures; ``excerpt`` names the independent excerpt (track, piece) each row comes from, the
+unit of the verdict statistics (:mod:`avsep.evaluation.stats`). The report is ``eval.md``
+(medians), ``eval_rows.csv``, boxplot PNGs and each paper's own table
+(:func:`avsep.evaluation.tables.paper_tables`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ from avsep.evaluation.ablations import ABLATIONS, ablate, feature_noise, visual_
 from avsep.evaluation.activity import ActivitySource, activity_for, fixed_activity
 from avsep.evaluation.chunks import chunk_item, clip_plan, separate_long, slice_pad
 from avsep.evaluation.scoring import METRICS, score
+from avsep.evaluation.units import condition_of, excerpt_of
 
 ORACLES = ("mixture", "oracle_irm", "oracle_ibm")
 CLIP_METRICS = ("sdr_clip", "sir_clip", "sar_clip", "nsdr")
@@ -54,18 +57,6 @@ class Evaluation:
     rows: pd.DataFrame
     summary: pd.DataFrame
     files: list[Path] = field(default_factory=list)
-
-
-def conditions(dataset: Any, count: int) -> Iterator[str]:
-    """The condition of each test item: plain / v+ blocks for singing, else per item."""
-    names = getattr(dataset, "conditions", ())
-    if names:
-        block = max(1, count // len(names))
-        for i in range(count):
-            yield names[min(i // block, len(names) - 1)]
-    else:
-        for _ in range(count):
-            yield "all"
 
 
 def ablation_systems(model: Any) -> list[str]:
@@ -140,7 +131,8 @@ def evaluate(model: Any, dataset: Any, wiener: int = 0, ablations: bool = True,
              clip_scores: bool | None = None) -> pd.DataFrame:
     """One row per (item, system, source slot); see the module docstring.
 
-    Columns: item, condition, system, source, present, seconds, :data:`METRICS`, and with
+    Columns: item, excerpt (:func:`~avsep.evaluation.units.excerpt_of`: rows of one track or
+    piece share it), condition, system, source, present, seconds, :data:`METRICS`, and with
     ``clip_scores`` (default: for singing data, ``vad`` included) :data:`CLIP_METRICS`;
     ``instrument`` for URMP-named sources. Absent slots get a row only for fixed-slot models
     (PES/EPS).
@@ -152,7 +144,6 @@ def evaluate(model: Any, dataset: Any, wiener: int = 0, ablations: bool = True,
     model.eval()
     rate = model.spec.stft.sample_rate
     count = len(dataset) if max_items is None else min(max_items, len(dataset))
-    labels = list(conditions(dataset, len(dataset)))[:count]
     names = list(getattr(model, "source_names", ()))
     keep_absent = fixed_slots(model)
     systems = ablation_systems(model) if ablations else []
@@ -163,7 +154,8 @@ def evaluate(model: Any, dataset: Any, wiener: int = 0, ablations: bool = True,
     for i in tqdm(range(count), desc="evaluating", unit="excerpt"):
         item = dataset[i]
         refs = item["sources"].float()
-        condition = labels[i]
+        excerpt = excerpt_of(dataset, i)
+        condition = condition_of(dataset, i)
         if "num_sources" in item:
             condition = f"{int(item['num_sources'])} sources"
         other = dataset[(i + 1) % len(dataset)] if systems else None
@@ -184,8 +176,8 @@ def evaluate(model: Any, dataset: Any, wiener: int = 0, ablations: bool = True,
                 if not present and not keep_absent:
                     continue
                 name = names[s] if s < len(names) else f"source{s + 1}"
-                row = {"item": i, "condition": condition, "system": system, "source": name,
-                       "present": present, "seconds": seconds,
+                row = {"item": i, "excerpt": excerpt, "condition": condition, "system": system,
+                       "source": name, "present": present, "seconds": seconds,
                        **{k: float(values[k][s]) for k in METRICS},
                        **{k: float(v[s]) for k, v in extra.items()}}
                 if name in URMP_INSTRUMENTS:

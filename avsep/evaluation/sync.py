@@ -17,9 +17,12 @@ active over the shortest context; every context length is cut around the same ce
 rows of the table compare the same material. Audio is RMS-normalised per clip (``level_db``), as
 in training.
 
-:func:`evaluate_sync` returns a ``pandas.DataFrame`` with one row per context length::
+:func:`evaluate_sync` returns a ``pandas.DataFrame`` with one row per context length and
+excerpt (the singer's track: its clips are not independent of each other)::
 
-    context  seconds  n  acc_tol1  acc_tol5      (accuracies in [0, 1])
+    context  excerpt  seconds  n  acc_tol1  acc_tol5      (accuracies in [0, 1])
+
+:func:`avsep.evaluation.tables.sync_table` pools the excerpts into the paper's table.
 """
 
 from __future__ import annotations
@@ -40,10 +43,12 @@ Scorer = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 @dataclass(frozen=True)
 class SyncClip:
-    """One evaluated position: a singer's ``source`` and the centre (model video frame)."""
+    """One evaluated position: a singer's ``source``, the centre (model video frame), and the
+    excerpt it comes from (the singer's track, ``track/source`` where a track has several)."""
 
     source: Any
     centre: int
+    excerpt: str = ""
 
 
 def accuracy_column(tolerance: int) -> str:
@@ -113,12 +118,14 @@ def select_clips(dataset: Any, span: int, reach: int, items: int, seed: int,
     """``items`` seeded centres per singer where ``span + 2·reach`` frames of audio and video
     exist around them and the voice is active over the central ``active`` frames (default
     ``span``; redrawn up to a few times)."""
+    from avsep.data.datasets.base import pick_id
     from avsep.data.datasets.frames import sample_of_frame
     from avsep.data.datasets.mixing import ACTIVE_RMS, REDRAWS, rms
 
     rng = np.random.default_rng([int(seed), 7])
     clips = []
-    for _, source in dataset.targets:
+    for pick in dataset.targets:
+        source = pick[1]
         low, high = _clip_range(dataset, source, span, reach)
         if low > high:
             continue
@@ -130,7 +137,7 @@ def select_clips(dataset: Any, span: int, reach: int, items: int, seed: int,
                 length = sample_of_frame(active or span, dataset.sample_rate, dataset.fps)
                 if rms(dataset.store.audio(source, start, length)) > ACTIVE_RMS:
                     break
-            clips.append(SyncClip(source, centre))
+            clips.append(SyncClip(source, centre, pick_id(pick)))
     if not clips:
         raise ValueError(f"sync eval: no singer with video in split {dataset.split!r} is long "
                          f"enough for a {span}-frame context with a ±{reach}-frame search; "
@@ -160,13 +167,16 @@ def evaluate_sync(model: Any, cache: str | Path | Any, split: str = "test",
                   max_offset: int = 15, window: int | None = None, items: int = 8,
                   seed: int = 0, level_db: float = -20.0, batch_size: int = 256,
                   sample_rate: int | None = None, fps: float | None = None) -> Any:
-    """Sync accuracy per context length (see the module docstring) -> ``pandas.DataFrame``.
+    """Sync accuracy per context length and excerpt (see the module docstring) ->
+    ``pandas.DataFrame``.
 
     ``model``: a :class:`~avsep.models.vocalist.VocaLiST` (its spec gives the rates and its
     ``window_frames`` the scored window) or a scorer ``(audio (N, C, Lw), video (N, 1, W, 3, H,
     W)) -> logits (N,)``. ``cache``: a prepared cache (path or index) at the model's sample
     rate and crop. Contexts shorter than the window are skipped. Columns: ``context``,
-    ``seconds``, ``n`` (clips × planted offsets) and one ``acc_tol<k>`` per tolerance.
+    ``excerpt`` (the singer's track: the unit of the verdict statistics), ``seconds``, ``n``
+    (the excerpt's clips × planted offsets) and one ``acc_tol<k>`` per tolerance
+    (:func:`avsep.evaluation.tables.sync_table` pools the excerpts per context).
     """
     import pandas as pd
 
@@ -178,10 +188,10 @@ def evaluate_sync(model: Any, cache: str | Path | Any, split: str = "test",
     dataset = _dataset(cache, spec, split, max_offset)
     reach = max_offset + max(abs(int(k)) for k in planted)
     clips = select_clips(dataset, max(contexts), reach, items, seed, active=min(contexts))
+    excerpts = np.array([clip.excerpt for clip in clips])
     rows = []
     for context in contexts:
-        correct = {t: 0 for t in tolerance}
-        count = 0
+        errors = []  # (planted offsets, clips): |predicted - planted| in frames
         for shift in planted:
             cut = [_cut(dataset, clip, context, max_offset, int(shift), level_db)
                    for clip in clips]
@@ -189,11 +199,12 @@ def evaluate_sync(model: Any, cache: str | Path | Any, split: str = "test",
             video = torch.stack([v for _, v in cut])  # (B, 1, T, Cv, H, W)
             scores = score_offsets(scorer, audio, video, sample_rate=rate, fps=frame_rate,
                                    window=window, max_offset=max_offset, batch_size=batch_size)
-            error = (scores.argmax(dim=1) - max_offset - int(shift)).abs()
-            for t in tolerance:
-                correct[t] += int((error <= t).sum())
-            count += len(clips)
-        row = {"context": context, "seconds": context / frame_rate, "n": count}
-        row.update({accuracy_column(t): correct[t] / count for t in tolerance})
-        rows.append(row)
+            errors.append((scores.argmax(dim=1) - max_offset - int(shift)).abs().numpy())
+        error = np.stack(errors)
+        for excerpt in dict.fromkeys(excerpts):
+            mine = error[:, excerpts == excerpt]
+            row = {"context": context, "excerpt": str(excerpt), "seconds": context / frame_rate,
+                   "n": int(mine.size)}
+            row.update({accuracy_column(t): float((mine <= t).mean()) for t in tolerance})
+            rows.append(row)
     return pd.DataFrame(rows)

@@ -94,15 +94,24 @@ def solos_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def sync_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Sync accuracy (%) against context length (rows of ``evaluation.sync``: ``context``,
-    ``seconds``, ``n``, ``acc_tol<k>`` in [0, 1]) -> one row per context, accuracies in %."""
+    """Sync accuracy (%) against context length from the rows of ``evaluation.sync``
+    (``context``, ``excerpt``, ``seconds``, ``n``, ``acc_tol<k>`` in [0, 1]): one row per
+    context, every excerpt's clips pooled (accuracies weighted by ``n``), with the clip count
+    ``n`` and the number of ``excerpts``."""
     if "context" not in rows:
         raise ValueError(f"sync rows need a 'context' column; got {list(rows.columns)}")
-    table = rows.sort_values("context").reset_index(drop=True)
-    for column in [c for c in table.columns if c.startswith("acc_tol")]:
-        table[column] = 100.0 * table[column]
-    return table.rename(columns={c: f"acc ±{c.removeprefix('acc_tol')} frames (%)"
-                                 for c in table.columns if c.startswith("acc_tol")})
+    columns = [c for c in rows.columns if c.startswith("acc_tol")]
+    weighted = rows[columns].mul(rows["n"], axis=0).assign(context=rows["context"], n=rows["n"])
+    grouped = weighted.groupby("context", sort=True)
+    table = grouped[columns].sum().div(grouped["n"].sum(), axis=0)
+    table.insert(0, "seconds", rows.groupby("context", sort=True)["seconds"].first())
+    table.insert(1, "n", grouped["n"].sum())
+    if "excerpt" in rows:
+        table.insert(2, "excerpts", rows.groupby("context", sort=True)["excerpt"].nunique())
+    table = (100.0 * table[columns]).join(table.drop(columns=columns), how="left")
+    table = table[[c for c in ("seconds", "n", "excerpts") if c in table] + columns]
+    return table.reset_index().rename(
+        columns={c: f"acc ±{c.removeprefix('acc_tol')} frames (%)" for c in columns})
 
 
 SEPARATION_TABLES: dict[str, tuple[tuple[str, Callable[[pd.DataFrame], pd.DataFrame]], ...]] = {

@@ -12,8 +12,9 @@ For a :class:`~avsep.studies.base.Study`:
 3. **scoring** — every arm's model, for every seed, on the test split: separation metrics
    (``evaluation.separation``), sync accuracy against context length (``evaluation.sync``) or
    vocal-activity accuracy, as the arm's ``evaluation`` says;
-4. **findings** — each claim becomes ours-vs-paper with a 95 % bootstrap interval over seeds
-   and test items (:mod:`avsep.evaluation.stats`); ``report.md`` and ``findings.json`` are written.
+4. **findings** — each claim becomes ours-vs-paper with a 95 % hierarchical-bootstrap interval
+   over seeds and independent excerpts, and the paper's own test where it names one
+   (:mod:`avsep.evaluation.verdicts`); ``report.md`` and ``findings.json`` are written.
 """
 
 from __future__ import annotations
@@ -27,8 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from avsep.evaluation.stats import Estimate, paired_difference, trend
-from avsep.studies.base import Arm, Finding, Study
+from avsep.studies.base import Arm, Study
 
 #: a paper point's ``reported`` keys for the same training scored as Case II (Swaminathan)
 CASE_II_PREFIX = "case II "
@@ -305,67 +305,12 @@ def score_arm(arm: Arm, run_id: str, cache: Path, seed: int, options: ReproduceO
 
 
 # ----------------------------------------------------------------------------- findings
-def _select(rows: pd.DataFrame, arm: str, where: dict[str, Any]) -> pd.DataFrame:
-    part = rows[(rows["arm"] == arm) & (rows["system"] == "model")]
-    for column, value in where.items():
-        if column not in part:
-            return part.iloc[0:0]
-        values = value if isinstance(value, tuple | list) else (value,)
-        part = part[part[column].isin(values)]
-    return part
-
-
-def judge(finding: Finding, rows: pd.DataFrame) -> Estimate:
-    """Our estimate for ``finding`` (difference for ``better``, Spearman rho for trends)."""
-    direction = finding.sign * (-1.0 if finding.kind == "trend_down" else 1.0)
-    if finding.kind == "better":
-        a, b = (_select(rows, k, finding.where) for k in finding.arms)
-        if finding.metric not in a or finding.metric not in b:
-            return Estimate(float("nan"), float("nan"), float("nan"), 0)
-        return paired_difference(a, b, finding.metric, finding.sign)
-    if finding.along is not None:
-        part = _select(rows, finding.arms[0], finding.where)
-        if finding.along not in part or finding.metric not in part:
-            return Estimate(float("nan"), float("nan"), float("nan"), 0)
-        return trend(part[finding.along].to_numpy(), part[finding.metric].to_numpy(), direction)
-    parts = [(_select(rows, k, finding.where), i) for i, k in enumerate(finding.arms)]
-    xs, ys = [], []
-    for part, position in parts:
-        if finding.metric in part:
-            xs += [position] * len(part)
-            ys += part[finding.metric].tolist()
-    return trend(pd.Series(xs).to_numpy(), pd.Series(ys).to_numpy(), direction)
-
-
-def _means(finding: Finding, rows: pd.DataFrame) -> dict[str, float]:
-    out = {}
-    for key in finding.arms:
-        part = _select(rows, key, finding.where)
-        if finding.metric in part:
-            out[key] = float(part[finding.metric].astype(float).mean())
-    return out
-
-
 def findings_table(study: Study, rows: pd.DataFrame) -> list[dict[str, Any]]:
-    """One dict per finding: claim, the paper's figures, our means and estimate, verdict."""
-    table = []
-    for finding in study.findings:
-        estimate = judge(finding, rows)
-        figures = {k: paper_figures(study.arm(k)) for k in finding.arms}
-        table.append({
-            "id": finding.id, "claim": finding.claim, "metric": finding.metric,
-            "kind": finding.kind, "paper": finding.paper,
-            "paper_figures": {k: v for k, v in figures.items() if v},
-            "ours_means": _means(finding, rows),
-            "statistic": "mean difference (dB)" if finding.kind == "better" else "Spearman rho",
-            "value": estimate.value, "ci95": [estimate.low, estimate.high], "n": estimate.n,
-            "verdict": estimate.verdict,
-        })
-    return table
+    """:func:`avsep.evaluation.verdicts.findings_table` of the study's findings, with the
+    paper's figures of each arm's paper point."""
+    from avsep.evaluation.verdicts import findings_table as table
 
-
-def _fmt(value: float) -> str:
-    return "–" if value != value else f"{value:+.2f}"
+    return table(study.findings, rows, {a.key: paper_figures(a) for a in study.arms})
 
 
 def detector_lines(study: Study, rows: pd.DataFrame) -> list[str]:
@@ -392,35 +337,22 @@ def detector_lines(study: Study, rows: pd.DataFrame) -> list[str]:
 
 
 def write_report(result: StudyResult, options: ReproduceOptions, folder: Path) -> Path:
-    """``report.md``, ``findings.json`` and ``rows.csv`` of a study in ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """``report.md``, ``findings.json`` and ``rows.csv`` of a study in ``folder``
+    (:func:`avsep.evaluation.verdicts.write_report`), headed by the command that ran it."""
+    from avsep.evaluation.verdicts import write_report as write
+
     study = result.study
-    result.rows.to_csv(folder / "rows.csv", index=False)
-    (folder / "findings.json").write_text(json.dumps(result.findings, indent=1, default=str))
-    lines = [f"# {study.title}", "",
-             f"`avsep reproduce {study.key} --preset {options.preset} --epochs {options.epochs} "
-             f"--seeds {options.seeds}"
-             + "".join(f" --{k.replace('_', '-')} {v:g}"
-                       for k, v in options.train_overrides.items())
-             + "` on "
-             + (f"`{options.layout}` at `{options.root}`" if options.root
-                else f"the synthetic corpus ({options.minutes} min)")
-             + f"; {options.test_items or 'all'} test excerpts per seed; "
-             f"{result.seconds / 60:.1f} min.", "",
-             "| finding | paper | ours | 95 % interval | n | verdict |",
-             "|---|---|---|---|---:|---|"]
-    for row in result.findings:
-        means = ", ".join(f"{k} {v:.2f}" for k, v in row["ours_means"].items())
-        ours = f"{row['statistic']} {_fmt(row['value'])} ({means})"
-        low, high = row["ci95"]
-        lines.append(f"| {row['claim']} | {row['paper']} | {ours} | "
-                     f"[{_fmt(low)}, {_fmt(high)}] | {row['n']} | {row['verdict']} |")
-    lines += detector_lines(study, result.rows)
-    if study.notes:
-        lines += ["", study.notes]
-    path = folder / "report.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    header = (f"`avsep reproduce {study.key} --preset {options.preset} --epochs {options.epochs} "
+              f"--seeds {options.seeds}"
+              + "".join(f" --{k.replace('_', '-')} {v:g}"
+                        for k, v in options.train_overrides.items())
+              + "` on "
+              + (f"`{options.layout}` at `{options.root}`" if options.root
+                 else f"the synthetic corpus ({options.minutes} min)")
+              + f"; {options.test_items or 'all'} test excerpts per seed; "
+              f"{result.seconds / 60:.1f} min.")
+    return write(folder, study.title, header, result.findings, result.rows,
+                 detector_lines(study, result.rows), study.notes)
 
 
 # ----------------------------------------------------------------------------- the run

@@ -62,6 +62,7 @@ def test_planted_offsets_are_recovered(sync_cache: Path) -> None:
                           tolerance=(0, 1, 5), planted=(-7, 0, 4), items=3)
     assert list(table["context"]) == [5, 9, 15]
     assert list(table["n"]) == [9, 9, 9]  # 1 singer x 3 clips x 3 planted offsets
+    assert table["excerpt"].nunique() == 1  # one row per (context, singer's track)
     assert table["seconds"].tolist() == pytest.approx([0.2, 0.36, 0.6])
     for column in ("acc_tol0", "acc_tol1", "acc_tol5"):
         assert table[column].tolist() == [1.0, 1.0, 1.0]
@@ -110,3 +111,18 @@ def test_real_tiny_vocalist_end_to_end(sync_cache: Path) -> None:
     for column in ("acc_tol1", "acc_tol5"):
         assert set(table[column].tolist()) <= {0.0, 1.0}
     assert (table["acc_tol5"] >= table["acc_tol1"]).all()
+
+
+def test_the_sync_table_pools_excerpts_weighted_by_their_clips() -> None:
+    """Per-excerpt rows -> the paper's table: accuracy = correct clips / clips per context."""
+    import pandas as pd
+
+    from avsep.evaluation.tables import sync_table
+
+    rows = pd.DataFrame({"context": [5, 5, 15, 15], "excerpt": ["a", "b", "a", "b"],
+                         "seconds": [0.2, 0.2, 0.6, 0.6], "n": [2, 6, 2, 6],
+                         "acc_tol1": [1.0, 0.5, 1.0, 1.0]})
+    table = sync_table(rows)
+    assert list(table["context"]) == [5, 15]
+    assert table["acc ±1 frames (%)"].tolist() == pytest.approx([62.5, 100.0])  # (2 + 3) / 8
+    assert list(table["n"]) == [8, 8] and list(table["excerpts"]) == [2, 2]

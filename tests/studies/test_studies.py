@@ -3,7 +3,8 @@
 import optuna
 import pytest
 
-from avsep.platform.reproduce import arm_params, check_study, findings_table, judge
+from avsep.evaluation.verdicts import judge
+from avsep.platform.reproduce import arm_params, check_study, findings_table
 from avsep.search_spaces import get as get_space
 from avsep.studies import STUDIES, get
 from avsep.studies.base import Arm, Finding, Study
