@@ -33,6 +33,32 @@ def package_files(root: Path) -> list[Path]:
                   and p.suffix not in (".pyc", ".pyo"))
 
 
+def installed_distribution() -> metadata.Distribution:
+    """avsep's installed distribution: the ``.dist-info`` one when several are on the path (a
+    stale ``avsep.egg-info`` in the working directory shadows it otherwise). Raises
+    RuntimeError when there is none (the fix: ``pip install -e .`` in the repository)."""
+    found = list(metadata.distributions(name=DIST))
+    if not found:
+        raise RuntimeError("avsep is not installed as a distribution, so no wheel of it can be "
+                           "logged with the model; run `pip install -e .` in the repository "
+                           "(scripts/setup.sh does)")
+    return next((d for d in found if d.read_text("METADATA")), found[0])
+
+
+def core_metadata(dist: metadata.Distribution) -> str:
+    """The wheel's ``METADATA``: the installed one, or (from an egg-info) the fields pip needs:
+    name, version, Python range and the pinned ``Requires-Dist`` lines."""
+    text = dist.read_text("METADATA")
+    if text:
+        return text
+    meta = dist.metadata
+    lines = ["Metadata-Version: 2.1", f"Name: {meta['Name']}", f"Version: {dist.version}"]
+    if meta.get("Requires-Python"):
+        lines.append(f"Requires-Python: {meta['Requires-Python']}")
+    lines += [f"Requires-Dist: {req}" for req in dist.requires or ()]
+    return "\n".join(lines) + "\n"
+
+
 def build_wheel(out_dir: Path | str) -> Path:
     """Write ``avsep-<installed version>-py3-none-any.whl`` into ``out_dir``; returns it.
 
@@ -40,19 +66,14 @@ def build_wheel(out_dir: Path | str) -> Path:
     distribution (the fix: ``pip install -e .`` in the repository)."""
     import avsep
 
-    try:
-        dist = metadata.distribution(DIST)
-    except metadata.PackageNotFoundError:
-        raise RuntimeError("avsep is not installed as a distribution, so no wheel of it can be "
-                           "logged with the model; run `pip install -e .` in the repository "
-                           "(scripts/setup.sh does)") from None
+    dist = installed_distribution()
     version = dist.version
     info = f"{DIST}-{version}.dist-info"
     root = Path(avsep.__file__).resolve().parent
     entries: list[tuple[str, bytes]] = [
         (f"{DIST}/{path.relative_to(root).as_posix()}", path.read_bytes())
         for path in package_files(root)]
-    entries.append((f"{info}/METADATA", (dist.read_text("METADATA") or "").encode()))
+    entries.append((f"{info}/METADATA", core_metadata(dist).encode()))
     entries.append((f"{info}/WHEEL", (f"Wheel-Version: 1.0\nGenerator: avsep.tracking.wheel\n"
                                       f"Root-Is-Purelib: true\nTag: {TAG}\n").encode()))
     entries.append((f"{info}/top_level.txt", f"{DIST}\n".encode()))
