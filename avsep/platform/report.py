@@ -234,6 +234,7 @@ def importance_figure(study: Any, objective: Objective, params: list[str]) -> An
     ax = ax[0] if isinstance(ax, np.ndarray) else ax
     ax.set_title(f"importance for {objective.metric} over {len(_finished(study))} finished "
                  f"trials ({len(params)} varied dimensions)")
+    ax.set_title("", loc="left")  # optuna's "Hyperparameter Importances" would overlap it
     return ax.figure
 
 

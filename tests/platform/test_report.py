@@ -104,6 +104,8 @@ def test_importances_only_over_varied_dimensions_and_plots_name_the_metric(tmp_p
     bars = {t.get_text() for t in figure.axes[0].get_yticklabels()}
     assert bars == {"lr", "modality", "mask_layer"}
     assert "12 finished trials" in figure.axes[0].get_title()
+    assert figure.axes[0].get_title(loc="left") == ""  # not over ours
+    assert figure.axes[0].get_xlabel() == "Hyperparameter Importance"
     history = history_figure(study, Objective("val/sdr", "max"), mixture_baseline(
         frame, Objective("val/sdr", "max")))
     ax = history.axes[0]
