@@ -2,6 +2,8 @@
 # Set up, then run the main job on the embedded defaults: local Ray, sqlite MLflow, synthetic
 # data. synth -> prepare -> tune (Ray Tune + Optuna + ASHA) -> champion in the MLflow registry.
 # Everything goes to $AVSEP_HOME (default ./avsep_runs). Re-running reuses the corpus and cache.
+# At the end `avsep tune` prints the MLflow UI command and the link that opens the study's
+# training runs, and the optuna-dashboard command for its Optuna study (both in .venv/bin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
