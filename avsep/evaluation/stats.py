@@ -92,6 +92,8 @@ class Estimate:
     @property
     def reason(self) -> str:
         """Why the verdict is "inconclusive" whatever the interval says ("" when it is not)."""
+        if self.n_excerpts == 0 or np.isnan(self.value):
+            return ""
         if self.n_excerpts < MIN_EXCERPTS:
             return f"fewer than {MIN_EXCERPTS} independent excerpts"
         if self.n_seeds < MIN_SEEDS:
@@ -268,12 +270,15 @@ def difference_cells(a: pd.DataFrame, b: pd.DataFrame, metric: str, sign: float 
     pair, _ = _pair_keys(a, b)
     sides = []
     for side in (a, b):
-        part = side[[*pair, metric]].copy()
-        part[metric] = pd.to_numeric(part[metric], errors="coerce")
-        sides.append(part.groupby(pair, dropna=False)[metric].agg(statistic).reset_index())
-    merged = sides[0].merge(sides[1], on=pair, suffixes=("_a", "_b"))
-    merged["difference"] = sign * (merged[f"{metric}_a"] - merged[f"{metric}_b"])
-    return cell_table(merged, "difference", statistic)
+        values = pd.Series(pd.to_numeric(side[metric], errors="coerce").to_numpy(dtype=float),
+                           index=pd.MultiIndex.from_frame(side[pair]))
+        if not values.index.is_unique:  # keys aggregated out (e.g. disjoint source layouts)
+            values = values.groupby(level=pair, dropna=False).agg(statistic)
+        sides.append(values)
+    difference = (sign * (sides[0] - sides[1])).dropna()  # aligned on the pair keys
+    if difference.empty:
+        return pd.DataFrame(dtype=float)
+    return difference.groupby(level=list(UNIT_KEYS)).agg(statistic).unstack("excerpt")
 
 
 def paired_difference(a: pd.DataFrame, b: pd.DataFrame, metric: str, sign: float = 1.0,
