@@ -1,25 +1,35 @@
 """The champion as an MLflow Model: a ``pyfunc`` wrapper around the avsep model package.
 
 The package folder (``config.json`` + ``weights.safetensors``, :mod:`avsep.models.package`) is
-the model's only artifact (``artifacts/package/``): weights stay safetensors, and ``avsep
-serve`` finds the same package inside the downloaded model folder. ``mlflow.pyfunc.load_model``
-and ``mlflow models serve --env-manager local`` run :class:`AvsepPyfunc`.
+the model's artifact ``artifacts/<package folder>/``: weights stay safetensors, and ``avsep
+serve`` finds the same package inside the downloaded model folder. Beside it,
+``artifacts/avsep-<version>-py3-none-any.whl`` (:mod:`avsep.tracking.wheel`) is the model's
+requirement, so an environment manager other than ``local`` installs the exact avsep that
+registered it (docs/serve.md). ``mlflow.pyfunc.load_model`` and ``mlflow models serve`` run
+:class:`AvsepPyfunc`.
 
 Input (one row per request; the signature states it)::
 
-    mixture      list[float]   mono waveform (L,) at ``sample_rate``
+    mixture      list[float]   mono waveform (L,) at ``sample_rate`` (a list, or a 1-D numpy
+                               array: ``predict({"mixture": array, "sample_rate": 16000})``)
     sample_rate  int           Hz; resampled to the model's rate and back
     labels       str, optional "violin,flute" for label-conditioned models (selects the stems)
     video        str, optional base64 of a ``.npy`` uint8 array (T, H, W, 3) spanning the audio,
-                               for audio-visual models
+                               required by audio-visual models (:func:`encode_video`)
 
 Output: one row per request, one column per returned stem, each a list (C, L) of floats at the
-request's rate. Inference is :class:`avsep.serve.engine.Separator` (chunked, cross-faded),
-imported when the model loads: the wrapper is the serving adapter of the package, so only the
-serving process reaches into ``avsep.serve``. The model is logged "from code"
-(:mod:`avsep.tracking.pyfunc_entry`): nothing pickled is stored or executed.
-"""
+request's rate, at the Wiener count the package was validated at.
 
+Why this module reaches into ``avsep.serve``: inference is the serving engine,
+:class:`avsep.serve.engine.Separator` (the preprocessing the package records, chunking,
+cross-fades, Wiener, resampling), and the pyfunc must give the same stems as ``avsep serve``.
+``tracking`` sits below ``serve`` (DESIGN.md "Where the next capabilities live"), so the engine
+is imported only inside :meth:`AvsepPyfunc.load_context` / :meth:`AvsepPyfunc.predict`, that
+is, only in a process that runs the model; importing any ``avsep.tracking`` module (to
+register, log or load packages) imports neither ``avsep.serve`` nor ``avsep.platform``. The
+model is logged "from code" (:mod:`avsep.tracking.pyfunc_entry`): nothing pickled is stored or
+executed.
+"""
 from __future__ import annotations
 
 import base64
