@@ -41,8 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--register-as", default=None,
                         help="registered model name (default avsep-<space>)")
     parser.add_argument("--force", action="store_true",
-                        help="move @champion to this search's best model even when the current "
-                             "champion is better or was chosen on another objective or data")
+                        help="move @champion (and @champion-audio) to this search's best "
+                             "model (best audio-only model) even when the current one is better "
+                             "or was chosen on another objective or data")
     parser.add_argument("--optuna-storage", default=None,
                         help="Optuna RDB storage URL (default sqlite:///<dir>/optuna.db beside "
                              "the MLflow store)")
