@@ -75,11 +75,14 @@ def tool_lines(plan: Plan) -> list[str]:
         experiment = mlflow.MlflowClient(plan.mlflow_uri).get_experiment_by_name(plan.name)
     except Exception:  # noqa: BLE001 - a remote store that went away: the links are optional
         experiment = None
-    if experiment is not None:
+    view = UI_RUNS_VIEW.format(id=experiment.experiment_id) if experiment is not None else None
+    if view and plan.mlflow_uri.startswith(("http://", "https://")):  # a tracking server's UI
+        lines.append(f"MLflow UI: open {plan.mlflow_uri.rstrip('/')}/{view} (the study's "
+                     "training runs)")
+    elif view:
         lines.append(f"MLflow UI: {bin_dir / 'mlflow'} ui --backend-store-uri {plan.mlflow_uri} "
-                     "--host 127.0.0.1 --port 5000, then open http://127.0.0.1:5000/"
-                     + UI_RUNS_VIEW.format(id=experiment.experiment_id)
-                     + " (the study's training runs)")
+                     f"--host 127.0.0.1 --port 5000, then open http://127.0.0.1:5000/{view} "
+                     "(the study's training runs)")
     lines.append(f"Optuna study {plan.optuna_study!r}: {bin_dir / 'optuna-dashboard'} "
                  f"{plan.optuna_storage} --host 127.0.0.1 --port 8080, then open "
                  "http://127.0.0.1:8080/")

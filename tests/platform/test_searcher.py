@@ -8,6 +8,7 @@ it, to show that Optuna records each trial's *best* epoch, not its last.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import optuna
 import pytest
@@ -165,3 +166,30 @@ def test_bad_paper_points_name_the_choices(tmp_path):
     assert parser.parse_args(["--space", "zoo", "--paper-points", "none"]).paper_points == "none"
     with pytest.raises(SystemExit):
         parser.parse_args(["--space", "zoo", "--paper-points", "-1"])
+
+
+def test_tune_prints_the_training_runs_link_and_an_installed_dashboard(tmp_path):
+    import dataclasses
+
+    import mlflow
+
+    from avsep.platform.search_results import paper_points_line, tool_lines
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    experiment = mlflow.MlflowClient(uri).create_experiment("s")
+    plan = dataclasses.replace(_plan(tmp_path, "tiny", 2), mlflow_uri=uri,
+                               optuna_storage=f"sqlite:///{tmp_path / 'optuna.db'}",
+                               optuna_study="s")
+    ui, dashboard = tool_lines(plan)
+    assert ui.endswith(f"then open http://127.0.0.1:5000/#/experiments/{experiment}/runs"
+                       "?workflowType=machine_learning (the study's training runs)")
+    for line in (ui, dashboard):  # both commands name executables of avsep's environment
+        command = line.split(": ", 1)[1].split()[0]
+        assert Path(command).is_file(), command
+    assert f"optuna-dashboard sqlite:///{tmp_path / 'optuna.db'}" in dashboard
+    assert paper_points_line(plan).startswith("paper points: 2 of 19 evaluated first, with "
+                                              "their design choices at the tiny preset's lr "
+                                              "0.001, batch_size 8")
+    none = dataclasses.replace(plan, options=dataclasses.replace(plan.options,
+                                                                 paper_points="none"))
+    assert paper_points_line(none).startswith("paper points: none of the space's 19 enqueued")
