@@ -117,6 +117,11 @@ def paper_figures(arm: Arm) -> dict[str, float]:
     for point in get(arm.space).paper_points:
         if point.label == arm.paper_point:
             reported = dict(point.reported)
+            # a row scored at several Wiener counts (Slizovskaia Table II exp 1): the figures
+            # of the count the arm is scored at ("SDR@w0"), else the row's main figures
+            wiener = f"@w{int(arm.evaluation.get('wiener', 0))}"
+            at = {k.removesuffix(wiener): v for k, v in reported.items() if k.endswith(wiener)}
+            reported = {k: v for k, v in reported.items() if "@w" not in k} | at
             if arm.evaluation.get("activity_source") == "detector":  # Case II: Table V's keys
                 case2 = {k.removeprefix(CASE_II_PREFIX): v for k, v in reported.items()
                          if k.startswith(CASE_II_PREFIX)}

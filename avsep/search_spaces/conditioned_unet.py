@@ -111,7 +111,10 @@ _LOG = {"frequency_scale": "log"}  # Table II's ablations start from exp. 1 (log
 PAPER_POINTS = (
     # Table II: the unconditioned ablation (exp. 1 scored at W = 0, 1, 2 from one trial)
     _row("Table II", 1, _params(**_LOG), (-7.6, -21.4, -25.4, -2.6, 1.7, 5.0),
-         **{"SI-SDR@w0": -2.1, "SDR@w0": -0.8, "SI-SDR@w1": -3.9, "SDR@w1": -1.0}),
+         **{f"{m}@w0": v for m, v in zip(METRICS, (-2.1, -15.2, -8.1, -0.8, 0.6, 10.9),
+                                         strict=True)},
+         **{f"{m}@w1": v for m, v in zip(METRICS, (-3.9, -16.0, -15.1, -1.0, 1.5, 7.7),
+                                         strict=True)}),
     _row("Table II", 2, _params(**_LOG, curriculum=True), (-8.2, -24.1, -26.2, -3.1, 1.4, 4.6),
          "curriculum: 2 sources, +1 when the validation loss stalls (here: +1 per epoch)"),
     _row("Table II", 3, _params(**_LOG, mask="binary_bce"),
