@@ -35,7 +35,6 @@ import torch
 from avsep.audio.chunking import ChunkPlan, merge, split
 from avsep.data.datasets.frames import cache_frame_index, to_model_frames
 from avsep.data.preprocess import (
-    MOUTH_METHODS,
     Preprocessing,
     Subject,
     audio_front_end,
@@ -264,18 +263,23 @@ class Separator:
             raise BadRequest(400, f"{err.path.name}: {err.problem}") from err
 
     def crop_notice(self, how: str) -> str | None:
-        """One line when a crop by ``how`` is not what the model was trained on, else None."""
+        """One line when a crop by ``how`` is not what the model was trained on, else None.
+
+        Any other method counts: the methods place and size the box differently (the synthetic
+        corpus's sidecar box is about 1.4x the face detector's mouth box), and a model trained
+        on one scale separates badly from another (tests/serve/test_av_end_to_end.py).
+        """
         trained = self.preprocessing.crop_from or {}
         if not trained or how in trained:
             return None
-        if how in MOUTH_METHODS and any(m in MOUTH_METHODS for m in trained):
-            return None  # a mouth (or player) box, found another way
         methods = ", ".join(sorted(trained))
         why = {"centre": "no boxes sidecar came with the video and no face was found in it",
+               "detector": "no boxes sidecar came with the video",
                "strips": "no boxes sidecar came with the video"}.get(how, "")
         return (f"the video was cropped by {how!r} ({why}), but the model was trained on "
-                f"{methods} crops: expect a worse separation; send the video's boxes sidecar "
-                "(<video>.boxes.json beside the file, or the `boxes` upload field)")
+                f"{methods!r} crops, placed and sized differently: expect a worse separation; "
+                "send the video's boxes sidecar (<video>.boxes.json beside the file, or the "
+                "`boxes` upload field)")
 
     def _video_stream(self, video: VideoInput | np.ndarray, seconds: float, stream: int,
                       labels: list[str] | None) -> tuple[torch.Tensor, str | None]:

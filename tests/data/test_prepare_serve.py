@@ -77,13 +77,16 @@ def test_the_engine_feeds_the_model_the_frames_prepare_cached(corpus, singing_ca
     assert jobs.notices == [] and jobs.wiener_iterations == 2  # the package's validated count
 
 
-def test_without_a_sidecar_the_detector_crops_and_a_blank_video_gets_a_notice(
+def test_without_a_sidecar_the_detector_crops_and_the_answer_says_so(
         corpus, singing_cache, tmp_path):
     separator = _separator(singing_cache, tmp_path)
     _, video_path = _song(corpus, singing_cache)
     frames, how = separator.video_frames(VideoInput(open_video(video_path)))
     assert how == "detector" and frames.shape == (37, 24, 20, 1)
-    assert separator.crop_notice(how) is None  # a mouth box, found another way
+    # a mouth box found another way, at another scale than the sidecar's: said in one line
+    detected = separator.crop_notice(how)
+    assert detected is not None and "'detector'" in detected and "'boxes'" in detected
+    assert separator.crop_notice("boxes") is None
     blank = np.full((40, 64, 48, 3), 90, np.uint8)  # no face: the centre of the frame
     frames, how = separator.video_frames(blank)
     assert how == "centre" and frames.shape == (40 // 2, 24, 20, 1)
