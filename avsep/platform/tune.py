@@ -14,8 +14,9 @@ MLflow: the study is one parent run (tag ``kind=study``); each trial is a nested
 ``mlflow.parentRunId``) named after its distinguishing choices (:func:`trial_run_name`), with
 each searched parameter logged once under its own name. At the end :func:`finish` closes the
 trials' runs, writes the report (:mod:`avsep.platform.report`), logs it to the parent run, and
-hands the best trial to the champion guard (:mod:`avsep.tracking.registry`), which registers a
-pyfunc model and moves ``models:/<name>@champion`` only when the rules allow.
+hands the trials, best first, to the champion guard (:mod:`avsep.tracking.registry`), which
+registers pyfunc models and moves ``models:/<name>@champion`` (best overall) and
+``@champion-audio`` (best without video) only when the rules allow.
 
 The pieces live in their own modules: :mod:`~avsep.platform.search_plan` (options, plan),
 :mod:`~avsep.platform.optuna_study`, :mod:`~avsep.platform.ray_resources` (Ray, capacity,
