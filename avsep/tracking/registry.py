@@ -234,8 +234,10 @@ def register_champions(uri: str, ranked: Iterable[Candidate], name: str, force: 
     best = next(candidates, None)
     contract = None if best is None else run_contract(best.run_id, workdir)
     if best is None or contract is None:
-        raise ValueError("register_champions needs a first candidate whose run logged a model "
-                         "package (the `model` artifact)")
+        where = "no candidate was given" if best is None else \
+            f"run {best.run_id} has no model/config.json artifact"
+        raise ValueError(f"register_champions needs a first candidate whose run logged a model "
+                         f"package (the `model` artifact): {where}")
     aliases = aliases_for(contract)
     outcome = Registration(_guard(client, best, contract, name, aliases, force, workdir,
                                   register_kept=True))
