@@ -155,6 +155,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def test_a_candidate_without_a_package_is_refused_by_name(tmp_path):
+    uri, client, experiment = _store(tmp_path, "empty")
+    run_id = client.create_run(experiment).info.run_id
+    with pytest.raises(ValueError, match=f"run {run_id} has no model/config.json artifact"):
+        register(uri, Candidate(run_id, SDR, 1.0, "fp", 0.0, 1.0), "avsep-empty")
+    with pytest.raises(ValueError, match="no candidate was given"):
+        register_champions(uri, [], "avsep-empty")
+    assert not client.search_registered_models("name = 'avsep-empty'")
+
+
 @pytest.mark.slow
 def test_each_input_contract_keeps_its_own_champion(tmp_path):
     from avsep.tracking.loading import ModelLoadError, load_model
