@@ -226,7 +226,29 @@ def train_stage(study: Study, stage: int, arms: list[Arm], cache: Path,
         run_id = (result.metrics or {}).get("mlflow_run_id")
         if point and run_id and not result.error:
             trained[(int(point["seed"]), str(point["key"]))] = run_id
+    if options.resume:
+        close_orphans(plan, results)
     return trained
+
+
+def close_orphans(plan: Any, results: Any) -> list[str]:
+    """Mark ``KILLED`` the trial runs of this stage that a killed driver left ``RUNNING`` and
+    no trial carries on: a trial killed before its first checkpoint starts again (a new run)
+    when the stage resumes. Returns their ids."""
+    import mlflow
+
+    from avsep.tracking.store import configure, experiment_id
+
+    configure(plan.mlflow_uri)
+    client = mlflow.MlflowClient()
+    kept = {(r.metrics or {}).get("mlflow_run_id") for r in results}
+    stale = [run.info.run_id for run in client.search_runs(
+        [experiment_id(plan.mlflow_uri, plan.name, plan.artifact_root)],
+        filter_string="attributes.status = 'RUNNING'")
+        if "reproduce_seed" in run.data.tags and run.info.run_id not in kept]
+    for run_id in stale:
+        client.set_terminated(run_id, "KILLED")
+    return stale
 
 
 @dataclass(frozen=True)

@@ -114,3 +114,26 @@ def test_dry_run_prints_the_trials_and_trains_nothing(tmp_path, capsys):
     assert "stage 1  perturbed_15+perturbed_15_detector·seed1" in out
     assert "GPU-hours:" in out and "CPU-minutes:" in out
     assert not (tmp_path / "out").exists()
+
+
+def test_resume_marks_runs_of_restarted_trials_killed(tmp_path):
+    """A trial killed before its first checkpoint starts again as a new run; the run the killed
+    driver left RUNNING is marked KILLED, runs the resumed trials carry on are left alone."""
+    from types import SimpleNamespace
+
+    import mlflow
+
+    from avsep.platform.reproduce_trials import close_orphans
+    from avsep.tracking.store import experiment_id
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.MlflowClient(uri)
+    experiment = experiment_id(uri, "reproduce-li-stage0")
+    carried, orphan, study = (client.create_run(experiment, tags=tags).info.run_id for tags in
+                              ({"reproduce_seed": "0"}, {"reproduce_seed": "1"},
+                               {"kind": "study"}))
+    plan = SimpleNamespace(mlflow_uri=uri, name="reproduce-li-stage0", artifact_root=None)
+    results = [SimpleNamespace(metrics={"mlflow_run_id": carried})]
+    assert close_orphans(plan, results) == [orphan]
+    status = {r: client.get_run(r).info.status for r in (carried, orphan, study)}
+    assert status == {carried: "RUNNING", orphan: "KILLED", study: "RUNNING"}

@@ -1,0 +1,105 @@
+"""``avsep reproduce li`` on the local cluster: its trials run on the worker nodes, and a killed
+driver resumes as a Ray job.
+
+Li et al.'s 3 arms × 2 seeds (6 trials of 2 epochs on a 1-minute synthetic corpus, 8 training
+mixtures an epoch) are driven from the head, where the driver synthesises and prepares the data
+on the cluster's shared storage. The driver is killed (SIGKILL) once a trial has finished and
+Tune has saved its state; the same command with ``--resume``, submitted with ``ray job submit``
+as docs/cluster.md shows, finishes the reproduction. Asserted: every trial ran on the workers
+(the head has no CPU for them), 6 trials and 6 finished MLflow training runs, one per arm ×
+seed (a finished trial was not trained again, interrupted ones continued from their
+checkpoint), every trial reached its last epoch with no epoch twice, a run left behind by a
+trial killed before its first checkpoint is marked KILLED, and the resumed job wrote the
+report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.cluster.test_survival import _ray_job_submit, _wait_for
+
+pytestmark = pytest.mark.slow
+
+EPOCHS = 2
+
+
+def _rows(experiment: Path) -> dict[str, list[dict]]:
+    """Trial folder -> the results Tune recorded for it (epoch, node_ip, pid, ...)."""
+    rows = {}
+    for path in sorted(experiment.glob("*/result.json")):
+        lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        if lines:
+            rows[path.parent.name] = lines
+    return rows
+
+
+def test_reproduce_runs_on_workers_and_resumes_as_ray_job(local_cluster):
+    import mlflow
+
+    from avsep.cluster import local
+
+    state = local_cluster
+    out = Path(state.storage) / "reproduce-li"
+    args = ["reproduce", "li", "--out", str(out), "--seeds", "2", "--epochs", str(EPOCHS),
+            "--minutes", "1", "--train-length", "8", "--val-length", "4", "--test-items", "1",
+            "--mlflow-uri", state.mlflow_uri]
+    experiment = out / "ray_results" / "reproduce-li-stage0"
+    log = open(Path(state.storage) / "reproduce-li.log", "w")  # noqa: SIM115
+    # Tune saves its experiment state every loop step, so the kill lands after a save
+    driver = local.popen_in_node(state, "head", [sys.executable, "-m", "avsep.cli", *args],
+                                 env={"TUNE_GLOBAL_CHECKPOINT_S": "0"}, stdout=log,
+                                 stderr=subprocess.STDOUT)
+    try:
+        _wait_for("a finished trial", lambda: any(
+            r[-1]["epoch"] == EPOCHS for r in _rows(experiment).values()), driver, timeout_s=540)
+        done = max(p.stat().st_mtime for p in experiment.glob("*/result.json"))
+        _wait_for("an experiment-state save", lambda: any(
+            p.stat().st_mtime >= done for p in experiment.glob("experiment_state*.json")),
+            driver, poll_s=0.05)
+        os.kill(driver.pid, signal.SIGKILL)
+    finally:
+        driver.kill()
+        driver.wait()
+        log.close()
+    before = _rows(experiment)
+    finished = [t for t, rows in before.items() if rows[-1]["epoch"] == EPOCHS]
+    assert finished and len(finished) < 6, before  # killed with trials to go
+
+    done = _ray_job_submit(state, ["avsep", *args, "--resume"])
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "succeeded" in done.stdout + done.stderr
+    assert "report:" in done.stdout
+    assert (out / "report" / "li" / "report.md").is_file()
+
+    after = _rows(experiment)
+    assert len(after) == 6
+    for trial in finished:
+        assert after[trial] == before[trial]  # a finished trial did not train again
+    for rows in after.values():
+        epochs = [int(r["epoch"]) for r in rows]
+        assert epochs == sorted(set(epochs)) and epochs[-1] == EPOCHS  # no epoch twice
+    workers = {n.address for n in state.nodes[1:]}
+    ips = {r["node_ip"] for rows in after.values() for r in rows}
+    assert ips <= workers, f"trials ran on {sorted(ips)}, workers are {sorted(workers)}"
+
+    client = mlflow.MlflowClient(state.mlflow_uri)
+    stage = client.get_experiment_by_name("reproduce-li-stage0")
+    runs = [r for r in client.search_runs([stage.experiment_id])
+            if "reproduce_seed" in r.data.tags]
+    trained = [r for r in runs if r.info.status == "FINISHED"]
+    assert sorted((r.data.tags["reproduce_arms"], r.data.tags["reproduce_seed"])
+                  for r in trained) \
+        == sorted((arm, seed) for arm in ("audio", "av", "av_nomask") for seed in ("0", "1"))
+    assert {r.data.metrics["epoch"] for r in trained} == {float(EPOCHS)}
+    # a trial killed before its first checkpoint started again as a new run: the run the
+    # killed driver left behind never finished an epoch and is marked KILLED by the resume
+    for run in (r for r in runs if r.info.status != "FINISHED"):
+        assert run.info.status == "KILLED" and "epoch" not in run.data.metrics, run
