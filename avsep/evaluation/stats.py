@@ -33,9 +33,11 @@ Next to the interval, a finding may name its paper's own test (:data:`TESTS`) on
 per-excerpt values (cell values averaged over seeds): ``wilcoxon`` (Wilcoxon signed-rank,
 Li et al.) or ``paired_t`` (paired t-test, Swaminathan & Lerch), two-sided, with its p-value
 (``scipy.stats``). The verdict (:attr:`Estimate.verdict`) is ``holds`` / ``does not hold`` when
-the interval excludes 0 (``bootstrap``) or the test's p < 0.05 (the sign of the estimate giving
-the direction), ``inconclusive`` otherwise and whenever fewer than :data:`MIN_EXCERPTS`
-excerpts were scored, ``no data`` without rows.
+the interval lies above / below 0 and, for a finding with a paper's test, that test also gives
+p < 0.05 (the test sees the per-excerpt values of these seeds' models only, so alone it would
+say "holds" too often when seeds differ: ``benchmarks/verdict_calibration.py``);
+``inconclusive`` otherwise, and whenever fewer than :data:`MIN_EXCERPTS` excerpts or
+:data:`MIN_SEEDS` seeds were scored; ``no data`` without rows.
 """
 
 from __future__ import annotations
@@ -107,11 +109,10 @@ class Estimate:
             return "no data"
         if self.reason:
             return "inconclusive"
-        if self.test == "bootstrap":
-            positive, negative = self.low > 0, self.high < 0
-        else:
+        positive, negative = self.low > 0, self.high < 0
+        if self.test != "bootstrap":  # the paper's test must agree too (it ignores seeds)
             significant = bool(self.p_value < ALPHA)
-            positive, negative = significant and self.value > 0, significant and self.value < 0
+            positive, negative = positive and significant, negative and significant
         return "holds" if positive else "does not hold" if negative else "inconclusive"
 
 
