@@ -145,9 +145,9 @@ def verdict_lines(table: Sequence[Mapping[str, Any]]) -> list[str]:
 HOW_TO_READ = (
     "n counts independent excerpts (tracks, pieces) and seeds (training runs): windows, "
     "source slots and conditions of one excerpt are one unit. The interval is a hierarchical "
-    "bootstrap t-interval over seeds and excerpts (95 %); a finding whose paper names a test "
-    "is decided by that test (p < 0.05) on the per-excerpt values. Fewer than 5 excerpts or a "
-    "single seed: inconclusive. See docs/evaluation.md.")
+    "bootstrap t-interval over seeds and excerpts (95 %); 'holds' needs it above 0 and, where "
+    "the paper names a test, that test at p < 0.05 on the per-excerpt values. Fewer than 5 "
+    "excerpts or a single seed: inconclusive. See docs/evaluation.md.")
 
 
 def write_report(folder: Path, title: str, header: str, table: Sequence[Mapping[str, Any]],
