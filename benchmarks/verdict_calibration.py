@@ -120,8 +120,8 @@ def run_cell(excerpts: int, seeds: int, effect: float, replications: int, seed: 
             width[method] += float(est.high - est.low)
             holds[method] += int(est.verdict == "holds")
         for test in ("wilcoxon", "paired_t"):
-            # the test decides these verdicts: no interval needed (a token resample count)
-            holds[test] += int(estimate(cells, test=test, resamples=2).verdict == "holds")
+            holds[test] += int(estimate(cells, test=test, resamples=resamples).verdict
+                               == "holds")
     n = float(replications)
     return Cell(excerpts, seeds, effect, replications,
                 {k: v / n for k, v in covered.items()},
