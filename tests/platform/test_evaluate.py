@@ -58,6 +58,10 @@ def test_evaluation_rows_oracles_ablations_and_report(trained, tiny_cache, tmp_p
     assert set(rows["system"]) == {"model", *ORACLES, *ABLATIONS}
     assert set(rows["condition"]) == {"plain", "v+"}
     assert set(rows["source"]) == {"vocals", "accompaniment"}
+    # the unit: the plain and v+ copies of a song, and its source slots, share its excerpt
+    conditions = rows.groupby("excerpt")["condition"].agg(set)
+    assert len(conditions) == len(dataset) // 2 and all(c == {"plain", "v+"} for c in conditions)
+    assert (rows.groupby("excerpt")["item"].nunique() == 2).all()
     medians = rows.groupby("system")["sdr"].median()
     assert medians["oracle_irm"] > medians["mixture"] + 3  # an upper bound beats the mixture
     assert medians["oracle_ibm"] > medians["mixture"]
