@@ -251,15 +251,19 @@ def _score_separation(model: Any, cache: Path, arm: Arm, options: ReproduceOptio
 
 def _score_sync(model: Any, cache: Path, arm: Arm, options: ReproduceOptions,
                 helpers: dict[str, Any]) -> pd.DataFrame:
+    from avsep.data.datasets import load_cache
+    from avsep.data.datasets.selection import restrict_split
     from avsep.evaluation.sync import evaluate_sync
     from avsep.platform.data import resolve_cache
 
     cache_path = resolve_cache(cache, model.spec, ("test",))
     contexts = tuple(arm.evaluation.get("contexts", (5, 7, 9, 11, 13, 15)))
     tolerance = tuple(arm.evaluation.get("tolerance", (1, 5)))
-    # clips per test singer (every singer of the split is scored; the unit is the singer)
+    # the unit is the singer: every test singer, or --test-items of them (seeded), with
+    # ``clips_per_singer`` clips each
+    singers = restrict_split(load_cache(cache_path), "test", options.test_items, "vocals")
     clips = int(arm.evaluation.get("clips_per_singer", 8))
-    rows = evaluate_sync(model, cache_path, "test", contexts=contexts, tolerance=tolerance,
+    rows = evaluate_sync(model, singers, "test", contexts=contexts, tolerance=tolerance,
                          items=clips)
     return rows.assign(system="model")
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from avsep.data.datasets import TestSelection, make_dataset, select_test_items
-from avsep.evaluation.separation import conditions
 from tests.data.cache_factory import make_demo_cache, tiny_spec
 
 SPEC = tiny_spec(clip_seconds=1.0)
@@ -48,9 +47,6 @@ def test_singing_test_set_of_10_tracks_with_8_items_holds_vplus(singing: Path) -
         plain, vplus = chosen.recipe(i), chosen.recipe(i + 8)
         assert chosen.excerpt_of(i) == chosen.excerpt_of(i + 8)
         assert plain.window == vplus.window and plain.extra is None and vplus.extra is not None
-    # the scoring code's condition labels agree with the dataset's own
-    assert list(conditions(chosen, len(chosen))) == [chosen.condition_of(i)
-                                                     for i in range(len(chosen))]
     # an item of the selection is the dataset's item
     assert chosen[3]["mixture"].equal(ds[chosen.indices[3]]["mixture"])
 
@@ -76,3 +72,19 @@ def test_urmp_items_come_from_distinct_pieces(urmp: Path) -> None:
     chosen = TestSelection.of(ds, excerpts=2, seed=0)
     assert len(chosen.excerpts) == 2 and len(chosen) == 8
     assert all(ds.condition_of(i) == "all" for i in range(len(ds)))
+
+
+def test_restrict_split_keeps_n_singers_of_the_test_split(singing: Path) -> None:
+    from avsep.data.datasets import load_cache
+    from avsep.data.datasets.selection import restrict_split
+
+    index = load_cache(singing)
+    three = restrict_split(index, "test", 3, "vocals", seed=0)
+    kept = [t.id for t in three.split("test")]
+    assert len(kept) == 3 and all(t.by_role("vocals") for t in three.split("test"))
+    assert three.split("train") == index.split("train")  # other splits untouched
+    assert [t.id for t in restrict_split(index, "test", 3, "vocals", 0).split("test")] == kept
+    assert restrict_split(index, "test", None, "vocals") is index
+    assert restrict_split(index, "test", 50, "vocals") is index
+    ds = make_dataset("singing", three, SPEC, "test", test_seconds=2.0)
+    assert len(ds) == 6  # the restricted index is a cache the datasets read

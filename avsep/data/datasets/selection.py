@@ -9,7 +9,9 @@ are all plain (its items are condition-major: every plain item before any v+ ite
 are the first seconds of one piece.
 
 :func:`select_test_items` gives the indices; :class:`TestSelection` is the dataset restricted to
-them, in the dataset's own order (ascending indices, so the condition blocks stay blocks)::
+them, in the dataset's own order (ascending indices, so the condition blocks stay blocks);
+:func:`restrict_split` cuts a cache index to N tracks of a split, for scorers that read the
+cache themselves (lip-sync)::
 
     selection = TestSelection.of(dataset, excerpts=8, seed=0)
     len(selection)                 # 16 on a singing test set of >= 8 songs (plain + v+ each)
@@ -53,6 +55,27 @@ def select_test_items(dataset: Any, excerpts: int | None = None, seed: int = 0) 
     names = list(groups)
     chosen = rng.choice(len(names), size=int(excerpts), replace=False)
     return sorted(i for k in chosen for i in groups[names[int(k)]])
+
+
+def restrict_split(index: Any, split: str, excerpts: int | None, role: str, seed: int = 0
+                   ) -> Any:
+    """``index`` (a :class:`~avsep.data.datasets.cache.CacheIndex`) with split ``split`` cut to
+    ``excerpts`` of its tracks that hold a source of ``role``, drawn as
+    :func:`select_test_items` draws (seeded, without replacement); other splits unchanged.
+    For scorers that read a cache rather than a dataset (lip-sync: the unit is the singer's
+    track). ``None`` or at least as many as there are: ``index`` itself."""
+    import dataclasses
+
+    if excerpts is not None and int(excerpts) < 1:
+        raise ValueError(f"the number of test excerpts must be >= 1 (or None for all), got "
+                         f"{excerpts}")
+    names = [t.id for t in index.split(split) if t.by_role(role)]
+    if excerpts is None or int(excerpts) >= len(names):
+        return index
+    rng = np.random.default_rng([int(seed), SELECTION_SALT])
+    keep = {names[int(k)] for k in rng.choice(len(names), size=int(excerpts), replace=False)}
+    tracks = tuple(t for t in index.tracks if t.split != split or t.id in keep)
+    return dataclasses.replace(index, tracks=tracks)
 
 
 class TestSelection(Dataset):
@@ -103,4 +126,4 @@ class TestSelection(Dataset):
         return getattr(self.dataset, name)
 
 
-__all__ = ["TestSelection", "excerpt_groups", "select_test_items"]
+__all__ = ["TestSelection", "excerpt_groups", "restrict_split", "select_test_items"]
