@@ -29,7 +29,9 @@ def add_cluster(parser: argparse.ArgumentParser, unit: str = "search",
     """Where and how wide trials run, as ``avsep tune`` and ``avsep reproduce`` share them:
     ``--address``, ``--gpus-per-trial``, ``--workers-per-trial``, ``--max-concurrent`` and
     ``--resume`` (``unit`` names what ``--resume`` finishes, ``same`` the flags that find it)."""
-    parser.add_argument("--gpus-per-trial", type=float, default=0.0)
+    parser.add_argument("--gpus-per-trial", type=float, default=0.0,
+                        help="GPUs per trial, per DDP worker with --workers-per-trial "
+                             "(a fraction shares one GPU; default 0: CPU)")
     parser.add_argument("--workers-per-trial", type=int, default=1, help="DDP workers per trial")
     parser.add_argument("--max-concurrent", type=int, default=None,
                         help="trials at once (default: what the cluster's CPUs/GPUs fit, at "

@@ -9,7 +9,8 @@ For a :class:`~avsep.studies.base.Study`:
 2. **training** — each stage, in order, as one Ray Tune run whose trials are the stage's arms ×
    seeds, run at once as the cluster fits (:mod:`avsep.platform.reproduce_trials`: ``avsep
    tune``'s trial function, storage, MLflow runs, ``--address``, ``--resume``);
-3. **scoring** — every arm's model, for every seed, on the test split: separation metrics
+3. **scoring** — every arm's model, for every seed, on the test split (the test copy's in a
+   cross-dataset run), in Ray tasks beside the trials: separation metrics
    (``evaluation.separation``), sync accuracy against context length (``evaluation.sync``) or
    vocal-activity accuracy, as the arm's ``evaluation`` says;
 4. **findings** — each claim becomes ours-vs-paper with a 95 % hierarchical-bootstrap interval
