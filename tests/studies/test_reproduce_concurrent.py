@@ -4,7 +4,8 @@ table comes from its own trial's model.
 Li et al.'s audio-only and AV arms, 2 seeds, 1 epoch of 8 mixtures each on the tests' tiny
 singing cache, on the 2-core local Ray: 4 trials of 1 CPU, 2 at once. Asserted from the MLflow
 runs the trials logged (not from a clock threshold): 4 runs, one per arm × seed, and two of
-them were running at the same time (each one's start before the other's end).
+them were running at the same time (each one's start before the other's end); ``--resume`` of
+the finished stage trains nothing again (same runs, no new one).
 """
 
 from __future__ import annotations
@@ -57,6 +58,12 @@ def test_arms_and_seeds_train_at_once_and_each_is_scored_with_its_model(tmp_path
                    for a, b in combinations(runs, 2)
                    if a.info.start_time < b.info.end_time and b.info.start_time < a.info.end_time]
     assert overlapping, [(r.info.start_time, r.info.end_time) for r in runs]
+
+    # --resume of the finished stage restores its Tune run: nothing trains again
+    options.resume = True
+    assert train_stage(study, 0, arms, cache, options, base_config(options), {}) == trained
+    assert len([r for r in client.search_runs([experiment.experiment_id])
+                if "reproduce_seed" in r.data.tags]) == 4
 
     jobs = [ScoreJob(arm, trained[(seed, training_key(arm))], seed, {})
             for seed in (0, 1) for arm in arms]
