@@ -99,7 +99,14 @@ def test_reproduce_runs_on_workers_and_resumes_as_ray_job(local_cluster):
                   for r in trained) \
         == sorted((arm, seed) for arm in ("audio", "av", "av_nomask") for seed in ("0", "1"))
     assert {r.data.metrics["epoch"] for r in trained} == {float(EPOCHS)}
-    # a trial killed before its first checkpoint started again as a new run: the run the
-    # killed driver left behind never finished an epoch and is marked KILLED by the resume
+    # a trial whose last checkpoint the killed driver had not recorded started again as a new
+    # run (it may have logged an epoch the checkpoint never reached): the run left behind is
+    # marked KILLED by the resume, stopped short of the last epoch, and its (arm, seed) has a
+    # finished run
+    finished_pairs = {(r.data.tags["reproduce_arms"], r.data.tags["reproduce_seed"])
+                      for r in trained}
     for run in (r for r in runs if r.info.status != "FINISHED"):
-        assert run.info.status == "KILLED" and "epoch" not in run.data.metrics, run
+        assert run.info.status == "KILLED", run
+        assert run.data.metrics.get("epoch", 0.0) < EPOCHS, run
+        assert (run.data.tags["reproduce_arms"], run.data.tags["reproduce_seed"]) \
+            in finished_pairs
