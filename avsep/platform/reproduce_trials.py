@@ -162,17 +162,17 @@ def build_stage_tuner(plan: Any, values: list[dict[str, Any]], parent_run_id: st
 
     from avsep.platform import tune
 
-    trainable = tune._trainable(plan, run_point)
+    trainable = tune.ray_trainable(plan, run_point)
     if plan.options.resume and ray.tune.Tuner.can_restore(plan.experiment_path):
         print(f"[reproduce] resuming {plan.experiment_path}", flush=True)
         return ray.tune.Tuner.restore(plan.experiment_path, trainable=trainable,
                                       resume_unfinished=True, resume_errored=True,
                                       restart_errored=False)
-    tune._quiet_local_snapshot_warning(plan.storage)
+    tune.quiet_local_snapshot_warning(plan.storage)
     options = plan.options
     return ray.tune.Tuner(
         trainable,
-        param_space={**tune._param_space(plan, parent_run_id),
+        param_space={**tune.trial_param_space(plan, parent_run_id),
                      POINT_KEY: ray.tune.grid_search(values)},
         tune_config=ray.tune.TuneConfig(num_samples=1,
                                         max_concurrent_trials=tune.concurrency(plan),

@@ -221,7 +221,7 @@ def run_trial(config: dict[str, Any]) -> None:
         raise result.error
 
 
-def _trainable(plan: Plan, function: Any = None) -> Any:
+def ray_trainable(plan: Plan, function: Any = None) -> Any:
     import ray.tune
 
     options = plan.options
@@ -238,7 +238,7 @@ def _trainable(plan: Plan, function: Any = None) -> Any:
     return ray.tune.with_resources(function or run_trial, resources)
 
 
-def _param_space(plan: Plan, parent_run_id: str | None = None) -> dict[str, Any]:
+def trial_param_space(plan: Plan, parent_run_id: str | None = None) -> dict[str, Any]:
     from avsep.tracking.store import code_version
 
     options = plan.options
@@ -254,7 +254,7 @@ def _param_space(plan: Plan, parent_run_id: str | None = None) -> dict[str, Any]
                           "cpus_per_worker": options.cpus_per_worker}}
 
 
-def _quiet_local_snapshot_warning(storage: str) -> None:
+def quiet_local_snapshot_warning(storage: str) -> None:
     """Each trial keeps one checkpoint (``num_to_keep=1``: resuming needs only the newest, and
     disk stays bounded at paper size), so Tune writes its experiment state after every trial
     checkpoint. With CPU-scale epochs of a second or two, its "excessive snapshotting" warning
@@ -274,8 +274,8 @@ def build_tuner(plan: Plan, parent_run_id: str | None = None, trainable: Any = N
 
     from avsep.platform import searcher
 
-    trainable = _trainable(plan, trainable)
-    _quiet_local_snapshot_warning(plan.storage)
+    trainable = ray_trainable(plan, trainable)
+    quiet_local_snapshot_warning(plan.storage)
     if plan.options.resume:
         if not ray.tune.Tuner.can_restore(plan.experiment_path):
             raise SearchSetupError(f"{plan.experiment_path}: nothing to resume (no search "
@@ -293,7 +293,7 @@ def build_tuner(plan: Plan, parent_run_id: str | None = None, trainable: Any = N
                             time_budget=options.time_budget)
     return ray.tune.Tuner(
         trainable,
-        param_space=_param_space(plan, parent_run_id),
+        param_space=trial_param_space(plan, parent_run_id),
         tune_config=ray.tune.TuneConfig(search_alg=search.search_alg,
                                         scheduler=search.scheduler,
                                         num_samples=plan.options.num_samples,

@@ -149,17 +149,17 @@ def test_local_runs_start_their_own_ray(monkeypatch):
 
 
 def test_snapshot_warning_is_quiet_on_local_storage_only(tmp_path, monkeypatch):
-    from avsep.platform.tune import _quiet_local_snapshot_warning
+    from avsep.platform.tune import quiet_local_snapshot_warning
 
     key = "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S"
     monkeypatch.setenv(key, "restored after the test")
     monkeypatch.delenv(key)
-    _quiet_local_snapshot_warning("s3://bucket/results")
+    quiet_local_snapshot_warning("s3://bucket/results")
     assert key not in os.environ  # an upload per snapshot: Ray's warning stays on
-    _quiet_local_snapshot_warning(str(tmp_path))
+    quiet_local_snapshot_warning(str(tmp_path))
     assert os.environ[key] == "0"
     monkeypatch.setenv(key, "7")
-    _quiet_local_snapshot_warning(str(tmp_path))
+    quiet_local_snapshot_warning(str(tmp_path))
     assert os.environ[key] == "7"  # the user's value wins
 
 
