@@ -72,7 +72,7 @@ def test_ddp_trial_driver_is_pinned_where_the_cluster_has_the_resource(monkeypat
     assert tune.ray_trainable(plan, lambda config: None)._resources.bundles == [bundle]
     one = SimpleNamespace(options=tune.SearchOptions(space="zoo", gpus_per_trial=1))
     # a single-worker trial trains in its own process: it goes where the GPU is, never pinned
-    assert tune._trainable(one, lambda config: None)._resources.bundles == [{"CPU": 1.0,
+    assert tune.ray_trainable(one, lambda config: None)._resources.bundles == [{"CPU": 1.0,
                                                                              "GPU": 1.0}]
 
 
