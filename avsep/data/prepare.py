@@ -18,8 +18,12 @@ and split once, each track's audio is read once per sample rate, and each video 
 for all caches (the union of the frames every cache's fps needs), each cache cropping its own.
 
 Writes are atomic: a track is written into ``tracks/.<dir>.partial`` and renamed into place
-when complete, ``index.json`` is written to a temporary file and renamed. Re-running skips
-tracks whose ``track.json`` records the same settings. Source files are only read.
+when complete, ``index.json`` is written to a temporary file and renamed. Each track entry
+records every file written with its size and sha256 (``files``, :mod:`avsep.data.integrity`),
+which ``train``/``tune``/``eval``/``reproduce`` check. Re-running skips tracks whose
+``track.json`` records the same settings and whose files still match their record; a track
+whose files differ (or that records none: written before they were recorded) is rewritten.
+Source files are only read.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from avsep.data.audio_io import read_audio, to_int16
+from avsep.data.integrity import mismatched, record_files
 from avsep.data.layouts import read_layout
 from avsep.data.layouts._annotations import RATE as ANNOTATION_RATE
 from avsep.data.layouts._annotations import read_annotation
@@ -250,7 +255,10 @@ def _reused(record: TrackRecord, out: Path, dir_name: str,
     marker = out / "tracks" / dir_name / "track.json"
     if marker.is_file():
         done = load_json(marker)
-        if done.get("settings") == settings.to_json():
+        files = done.get("entry", {}).get("files")
+        # a track is reused only when its files are still the bytes written (a track written
+        # before sizes and checksums were recorded is rewritten, to record them)
+        if done.get("settings") == settings.to_json() and files and not mismatched(out, files):
             return {**done["entry"], "split": record.split}
     return None
 
@@ -321,6 +329,7 @@ def prepare_tracks(record: TrackRecord, targets: list[tuple[Path, PrepareSetting
             out, settings = targets[i]
             rel = f"tracks/{dir_name}"
             entry = _entry(record, rel, tmps[i], audio[i][0], audio[i][1], videos.get(i, {}))
+            entry["files"] = record_files(tmps[i], rel)
             (tmps[i] / "track.json").write_text(json.dumps({"settings": settings.to_json(),
                                                             "entry": entry}, indent=1))
             _commit(tmps[i], out / "tracks" / dir_name)

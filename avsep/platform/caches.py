@@ -8,7 +8,8 @@ families with different sample rates (the ``zoo`` space).
 
 Every "no cache fits" error ends with the ``avsep prepare`` command that writes the missing
 cache, built from the layout, dataset root and split policy the existing caches' indexes
-record (placeholders only for caches that do not record them).
+record (placeholders only for caches that do not record them). The cache picked for a model
+has its files' recorded sizes checked (:mod:`avsep.data.integrity`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from avsep.data.integrity import PLACEHOLDER_LAYOUT, PLACEHOLDER_ROOT, check_sizes
+
 FPS_TOLERANCE = 1e-6
-PLACEHOLDER_LAYOUT, PLACEHOLDER_ROOT = "LAYOUT", "/path/to/dataset"
 
 
 class DataPathError(FileNotFoundError):
@@ -182,11 +184,19 @@ def resolve_cache(root: Path | str | None, spec: Any,
                   space: str | None = None, preset: str | None = None) -> Path:
     """The cache under ``root`` that fits a model of ``spec``, the lowest-fps one when several
     do; else a :class:`DataPathError` with a reason per cache and the command that fixes it
-    (``space``/``preset`` add the ``--space`` form of that command)."""
+    (``space``/``preset`` add the ``--space`` form of that command).
+
+    The files of the chosen cache's ``splits`` are checked against the sizes its index records
+    (:func:`avsep.data.integrity.check_sizes`, one ``stat`` each), so ``train``, ``tune``,
+    ``eval`` and ``reproduce``, which all pick their cache here before they start, stop on a
+    truncated or missing file with a :class:`~avsep.data.integrity.CacheIntegrityError` naming
+    it and the ``avsep prepare`` command that rewrites it."""
     caches = find_caches(root)
     fitting = [c for c in caches if _fits(c, spec, splits) is None]
     if fitting:
-        return min(fitting, key=lambda c: float(c.fps or 0.0)).path
+        chosen = min(fitting, key=lambda c: float(c.fps or 0.0)).path
+        check_sizes(chosen, splits)  # before the run reads it: CacheIntegrityError names the fix
+        return chosen
     reasons = [f"  {c.path}: {_fits(c, spec, splits)}" for c in caches]
     almost = [c for c in caches if _fits(c, spec, ()) is None]
     if almost:

@@ -129,7 +129,7 @@ class MixingDataset(Dataset):
             )
         self._length = length
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
-        self.store = ArrayStore()
+        self.store = ArrayStore(self.index)
 
     # -- epochs and randomness -------------------------------------------------------------
     def set_epoch(self, epoch: int) -> None:

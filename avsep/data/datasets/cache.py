@@ -12,7 +12,9 @@ Layout::
 
 :func:`load_cache` parses and validates the index and every array *header* (shape and dtype,
 read without mapping the data), so a cache that breaks the contract fails at construction with
-a :class:`~avsep.data.records.DataError` naming the file and the problem. The arrays themselves
+a :class:`~avsep.data.records.DataError` naming the file and the problem. The files' recorded
+sizes and sha256 (``files`` of each track, :mod:`avsep.data.integrity`) are checked when a file
+is first opened in a process. The arrays themselves
 are opened lazily by :class:`ArrayStore` inside each loader worker (``numpy.load(mmap_mode="r")``)
 and never in the parent before a fork.
 """
@@ -27,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from avsep.data.integrity import FileRecord, check_tracks, rewrite_command, verify_once
 from avsep.data.records import DataError
 
 INDEX_NAME = "index.json"
@@ -88,6 +91,10 @@ class CacheIndex:
     crop: tuple[int, int] | None
     video_channels: int
     tracks: tuple[TrackEntry, ...]
+    #: recorded size and sha256 of each file (absolute path); empty for an index written before
+    #: they were recorded (:mod:`avsep.data.integrity`)
+    checks: dict[Path, FileRecord] = field(default_factory=dict)
+    fix: str = ""  # the ``avsep prepare`` command that rewrites this cache
 
     @property
     def index_path(self) -> Path:
@@ -190,7 +197,9 @@ def load_cache(cache_dir: str | Path) -> CacheIndex:
 
     Raises:
         DataError: missing ``index.json``, invalid JSON, a missing field, a listed file that is
-            missing, or an array whose dtype/shape is not the contract's.
+            missing, or an array whose dtype/shape is not the contract's;
+            :class:`~avsep.data.integrity.CacheIntegrityError` when a file's size is not the one
+            the index records.
     """
     root = Path(cache_dir).resolve()
     where = root / INDEX_NAME
@@ -214,7 +223,10 @@ def load_cache(cache_dir: str | Path) -> CacheIndex:
     }
     fps = raw.get("fps")
     tracks = []
-    for t in _require(raw, "tracks", where, "index"):
+    fix = rewrite_command(raw, root)
+    # sizes first: a truncated file is named with its fix before its header is parsed
+    checks = check_tracks(_require(raw, "tracks", where, "index"), root, fix)
+    for t in raw["tracks"]:
         track_id = str(_require(t, "id", where, "a track"))
         sources = tuple(
             _parse_source(s, root, where, track_id, meta)
@@ -249,6 +261,8 @@ def load_cache(cache_dir: str | Path) -> CacheIndex:
         crop=meta["crop"],
         video_channels=meta["video_channels"],
         tracks=tuple(tracks),
+        checks=checks,
+        fix=fix,
     )
 
 
@@ -259,11 +273,19 @@ class ArrayStore:
     process. The maps are dropped when the object is pickled (DataLoader workers with the
     ``spawn`` start method) and when the process id changes (``fork``), so each worker opens its
     own maps and pages are shared through the OS page cache.
+
+    Given the cache's ``index``, the first use of a file in a process also checks it against
+    the size and sha256 the index records (:func:`avsep.data.integrity.verify_once`: once per
+    process and file, not per epoch), raising a
+    :class:`~avsep.data.integrity.CacheIntegrityError` that names the file and the
+    ``avsep prepare`` command that rewrites it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, index: CacheIndex | None = None) -> None:
         self._pid = -1
         self._arrays: dict[Path, np.ndarray] = {}
+        self._checks = index.checks if index is not None else {}
+        self._fix = index.fix if index is not None else ""
 
     def get(self, path: Path) -> np.ndarray:
         if self._pid != os.getpid():
@@ -271,6 +293,7 @@ class ArrayStore:
             self._pid = os.getpid()
         array = self._arrays.get(path)
         if array is None:
+            verify_once(path, self._checks.get(path), self._fix)
             array = np.load(path, mmap_mode="r")
             self._arrays[path] = array
         return array
@@ -279,7 +302,7 @@ class ArrayStore:
         return len(self._arrays) if self._pid == os.getpid() else 0
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"_pid": -1, "_arrays": {}}
+        return {"_pid": -1, "_arrays": {}, "_checks": self._checks, "_fix": self._fix}
 
     def audio(self, source: SourceEntry, start: int, length: int) -> np.ndarray:
         """float32 (C, length) samples of ``source`` from ``start`` (scale 1/32768)."""

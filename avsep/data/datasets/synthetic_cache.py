@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from avsep.data.audio_io import to_int16
+from avsep.data.integrity import record_files
 from avsep.data.records import URMP_INSTRUMENTS
 
 
@@ -60,7 +61,8 @@ def write_cache(
     video_channels: int = 3,
     layout: str = "synthetic",
 ) -> Path:
-    """Write ``tracks`` as a prepared cache under ``root``; returns ``root``."""
+    """Write ``tracks`` as a prepared cache under ``root``; returns ``root``. Each track entry
+    records its files' sizes and sha256, as ``avsep prepare`` does (:mod:`avsep.data.integrity`)."""
     root = Path(root)
     entries: list[dict[str, Any]] = []
     for track in tracks:
@@ -97,6 +99,7 @@ def write_cache(
             entry["mixture"] = str(mixture_rel)
         if annotations:
             entry["annotations"] = annotations
+        entry["files"] = record_files(root / base, base.as_posix())
         entries.append(entry)
     index = {
         "version": 1, "layout": layout, "sample_rate": sample_rate, "fps": fps,
