@@ -24,6 +24,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpus-per-replica", type=float, default=0.0)
     parser.add_argument("--max-upload-mb", type=float, default=50.0)
     parser.add_argument("--max-duration-s", type=float, default=600.0)
+    parser.add_argument("--max-ongoing-requests", type=int, default=None, metavar="N",
+                        help="requests one replica computes at once (default: max(8, 4 x its "
+                             "CPUs)); beyond this and --max-queued-requests the server answers "
+                             "503 with Retry-After (docs/serve.md, Overload)")
+    parser.add_argument("--max-queued-requests", type=int, default=None, metavar="N",
+                        help="requests waiting at the HTTP proxy for a replica (default: 4 x "
+                             "--max-ongoing-requests x replicas; 4 replicas, the most 'auto' "
+                             "starts, with --replicas auto)")
+    parser.add_argument("--retry-after-s", type=float, default=None, metavar="S",
+                        help="the Retry-After header of a 503 answered under overload "
+                             "(default 5, rounded up to whole seconds)")
     parser.add_argument("--max-batch-size", type=int, default=8,
                         help="most chunks in one model call (default %(default)s); on CPU a "
                              "replica caps it at the size it measures cheapest per chunk at "
@@ -57,6 +68,10 @@ def run(args: argparse.Namespace) -> int:
 
     limits = {"max_upload_bytes": int(args.max_upload_mb * 1024 * 1024),
               "max_duration_s": args.max_duration_s}
+    overload = {"max_ongoing_requests": args.max_ongoing_requests,
+                "max_queued_requests": args.max_queued_requests,
+                "retry_after_s": args.retry_after_s}
+    limits.update({name: value for name, value in overload.items() if value is not None})
     # an exported config runs elsewhere: only an explicit store travels with it
     explicit = args.mlflow_uri or os.environ.get("MLFLOW_TRACKING_URI")
     tracking_uri = explicit if args.export else resolve_tracking_uri(args.mlflow_uri)

@@ -26,12 +26,13 @@ from avsep.serve.calibrate import cheapest_batch
 from avsep.serve.engine import Separator
 from avsep.serve.http import build_http_app
 from avsep.serve.lanes import Lanes
+from avsep.serve.launch import AUTO_MAX_REPLICAS
 from avsep.serve.limits import Limits
 
 DEFAULT_MAX_BATCH = 8
 
 
-@serve.deployment(max_ongoing_requests=64)
+@serve.deployment
 @serve.ingress()
 class SeparationService:
     """A replica: loads the model once, answers HTTP through the FastAPI app."""
@@ -75,10 +76,24 @@ class SeparationService:
         return await self.lanes.model(self.separator.run, items, wiener, self.max_batch_size)
 
 
+def overload_options(limits: Limits) -> dict[str, Any]:
+    """The deployment options that bound the requests it holds (Ray Serve's own limits).
+
+    Beyond ``max_ongoing_requests`` per replica and ``max_queued_requests`` waiting at the
+    proxy, Ray Serve's HTTP proxy answers a request itself, before any replica sees it, with
+    ``503`` and ``Retry-After: ceil(retry_after_s)`` (``backpressure_config`` of Ray Serve 2.60).
+    """
+    return {"max_ongoing_requests": limits.max_ongoing_requests,
+            "max_queued_requests": limits.max_queued_requests,
+            "backpressure_config": {"status_code": 503, "retry_after_s": limits.retry_after_s}}
+
+
 def build_app(args: dict[str, Any]):
     """Application builder for ``serve run`` / ``serve deploy`` (``avsep.serve.app:build_app``).
 
-    ``args``: model (URI, required), tracking_uri, limits (dict), batching, max_batch_size,
+    ``args``: model (URI, required), tracking_uri, limits (dict of
+    :class:`avsep.serve.limits.Limits` fields; the overload ones default from the replicas and
+    their CPUs, :func:`avsep.serve.limits.overload_defaults`), batching, max_batch_size,
     num_replicas (int or "auto"), gpus_per_replica, max_replicas (with "auto"),
     cpus_per_replica (Ray's num_cpus, default 1), threads_per_replica (torch threads, default
     the replica's CPUs), precision ("fp32" or "bf16"), backend ("auto", "torch" or
@@ -91,19 +106,23 @@ def build_app(args: dict[str, Any]):
         raise ValueError("build_app needs args.model, e.g. models:/av_singing@champion")
     replicas = args.get("num_replicas", 1)
     cpus = float(args.get("cpus_per_replica", 1))
+    most_replicas = int(args.get("max_replicas", AUTO_MAX_REPLICAS)) if replicas == "auto" \
+        else int(replicas)
+    limits = Limits.resolve(args.get("limits"), most_replicas, cpus)
     options: dict[str, Any] = {
         "ray_actor_options": {"num_gpus": float(args.get("gpus_per_replica", 0)),
                               "num_cpus": cpus},
+        **overload_options(limits),
     }
     if replicas == "auto":
-        options["autoscaling_config"] = {"min_replicas": 1,
-                                         "max_replicas": int(args.get("max_replicas", 4)),
-                                         "target_ongoing_requests": 8}
+        options["autoscaling_config"] = {
+            "min_replicas": 1, "max_replicas": most_replicas,
+            "target_ongoing_requests": min(8, limits.max_ongoing_requests)}
     else:
         options["num_replicas"] = int(replicas)
     threads = int(args.get("threads_per_replica") or max(1, math.floor(cpus)))
     return SeparationService.options(**options).bind(
-        args["model"], args.get("tracking_uri"), args.get("limits"),
+        args["model"], args.get("tracking_uri"), limits.as_dict(),
         bool(args.get("batching", True)), int(args.get("max_batch_size", DEFAULT_MAX_BATCH)),
         "auto", threads, str(args.get("precision", "fp32")), str(args.get("backend", "auto")),
         bool(args.get("calibrate_batch", True)), args.get("wiener_iterations"),

@@ -9,6 +9,7 @@ import yaml
 
 APP_NAME = "avsep"
 IMPORT_PATH = "avsep.serve.app:build_app"
+AUTO_MAX_REPLICAS = 4  # the most replicas `--replicas auto` starts (build_app's max_replicas)
 
 
 def app_args(model: str, tracking_uri: str | None, replicas: str, gpus_per_replica: float,
@@ -21,6 +22,7 @@ def app_args(model: str, tracking_uri: str | None, replicas: str, gpus_per_repli
     """
     from avsep.serve.accelerate import BACKENDS
     from avsep.serve.engine import PRECISIONS
+    from avsep.serve.limits import Limits
 
     if replicas != "auto":
         try:
@@ -42,6 +44,9 @@ def app_args(model: str, tracking_uri: str | None, replicas: str, gpus_per_repli
         raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if backend not in ("auto", *BACKENDS):
         raise ValueError(f"--backend must be auto, {', '.join(BACKENDS)}; got {backend!r}")
+    # the overload limits (and their defaults) are checked here, before anything starts
+    Limits.resolve(limits, AUTO_MAX_REPLICAS if replicas == "auto" else int(replicas),
+                   cpus_per_replica)
     return {"model": model, "tracking_uri": tracking_uri,
             "num_replicas": replicas if replicas == "auto" else int(replicas),
             "gpus_per_replica": gpus_per_replica, "limits": limits, "batching": batching,
