@@ -47,7 +47,9 @@ Sources (``sources``): the network predicts one mask, the target voice's (paper)
 is the complement, mask 1 - M, i.e. mixture minus the estimated voice; with ``"vocals"`` the
 model separates the voice only (batches then carry ``sources`` (B, 1, C, L)).
 
-Batch: ``mixture`` (B, 1, L), ``video`` (B, 1, T, 3, H, W). Output: complex ``mask``
+Batch: ``mixture`` (B, 1, L), ``video`` (B, 1, T, 3, H, W), optionally ``visual_features``
+(B, T, D) already computed by :meth:`YNet.encode_video` (serving shares them between the
+channels of a stereo upload). Output: complex ``mask``
 (B, S, 1, F, N) with F = n_fft // 2 + 1.
 """
 
@@ -195,6 +197,15 @@ class YNet(SeparationModel):
         """The build options a saved package stores: see :func:`portable_options`."""
         return portable_options(options)
 
+    def encode_video(self, video: torch.Tensor) -> torch.Tensor:
+        """The target singer's frames (B, 1, T, 3, H, W) uint8 -> visual features (B, T, D).
+
+        Inference callers that hold several items with the same video (a stereo upload runs
+        this mono model once per channel) compute the features once and pass them as
+        ``batch["visual_features"]`` (B, T, D); :meth:`forward` then skips the encoder.
+        """
+        return self.visual_encoder(video)[:, 0]
+
     def forward(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         self.check_batch(batch)
         if batch["video"].shape[1] != 1:
@@ -203,7 +214,9 @@ class YNet(SeparationModel):
         mix = self.mixture_stft(batch)[:, 0]  # (B, F, N) complex, mono
         coarse = mix[:, ::2]  # (B, F/2, N)
         x = torch.stack([coarse.real, coarse.imag], dim=1)  # (B, 2, F/2, N)
-        visual = self.visual_encoder(batch["video"])[:, 0]  # (B, T, D)
+        visual = batch.get("visual_features")  # given by a caller that shares them
+        if visual is None:
+            visual = self.encode_video(batch["video"])  # (B, T, D)
         feats = self.encoder(x)
         z = self.fusion(feats[-1], visual)
         logits = self.decoder(z, feats[:-1], x.shape[2:]).float()  # (B, 2, F/2, N)

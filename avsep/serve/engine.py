@@ -48,6 +48,30 @@ from avsep.serve.errors import BadRequest
 
 SUPPORTED_INPUTS = {"mixture", "video", "labels"}
 PRECISIONS = ("fp32", "bf16")
+PRECISION_CHOICES = ("auto", *PRECISIONS)  # the --precision flag of serve and separate
+CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # native bf16 arithmetic on this CPU
+
+
+def cpu_supports_bf16() -> bool:
+    """Whether this CPU does bf16 arithmetic natively (any of :data:`CPU_BF16_FLAGS`, as
+    ``torch.cpu.get_capabilities()`` reports them): only there is bf16 faster than fp32."""
+    capabilities = torch.cpu.get_capabilities()
+    return any(bool(capabilities.get(flag)) for flag in CPU_BF16_FLAGS)
+
+
+def resolve_precision(precision: str, device: str | torch.device = "cpu") -> str:
+    """``"auto"`` -> ``"bf16"`` on a CPU with native bf16 (:func:`cpu_supports_bf16`), else
+    ``"fp32"`` (GPUs too: bf16 there is not measured yet); ``"fp32"``/``"bf16"`` unchanged.
+
+    bf16 is the CPU default because it costs at most 0.05 dB SI-SDR on the synthetic test songs
+    (``benchmarks/precision_cost.py``, docs/serve.md) for about twice the speed.
+    """
+    if precision not in PRECISION_CHOICES:
+        raise ValueError(f"precision must be one of {PRECISION_CHOICES}, got {precision!r} "
+                         "(avsep serve --precision, avsep separate --precision)")
+    if precision != "auto":
+        return precision
+    return "bf16" if torch.device(device).type == "cpu" and cpu_supports_bf16() else "fp32"
 
 
 def _has_onnxruntime() -> bool:
@@ -130,19 +154,16 @@ class Separator:
                 f"{type(model).__name__} needs inputs {sorted(unsupported)} that a request cannot "
                 f"provide (supported: {sorted(SUPPORTED_INPUTS)})"
             )
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r} "
-                             "(avsep serve --precision)")
         if backend not in BACKENDS + ("auto",):
             raise ValueError(f"backend must be 'auto' or one of {BACKENDS}, got {backend!r} "
                              "(avsep serve --backend)")
-        self.precision = precision
+        self.precision = resolve_precision(precision, device)
         self.model = model.to(device).eval()
         self.payload = payload or {}
         self.device = torch.device(device)
-        if backend == "auto":  # ONNX Runtime for the CPU blocks it runs, when installed
+        if backend == "auto":  # ONNX Runtime for the CPU blocks it runs in fp32, when installed
             backend = "onnxruntime" if self.device.type == "cpu" and _has_onnxruntime() \
-                else "torch"
+                and self.precision == "fp32" else "torch"
         self.backend = backend
         # blocks ONNX Runtime runs (0: the whole network runs in torch)
         self.onnx_blocks = (use_onnxruntime(self.model, torch.get_num_threads())
@@ -397,9 +418,24 @@ class Separator:
             group = items[first:first + max_batch]
             batch = {k: torch.stack([it[k] for it in group]).to(self.device) for k in group[0]}
             with autocast:
+                if "video" in batch and hasattr(self.model, "encode_video"):
+                    batch["visual_features"] = self._shared_features(group)
                 estimates = self.model.separate(batch, wiener_iterations=wiener_iterations)
             outputs.extend(estimates.float().cpu().unbind(0))
         return outputs
+
+    def _shared_features(self, group: list[dict[str, torch.Tensor]]) -> torch.Tensor:
+        """Visual features (B, T, D) of a group's items, the encoder run once per distinct video.
+
+        ``make_jobs`` gives every channel of a chunk the same video tensor (a mono model runs
+        once per channel), so a stereo upload's items share one encoder pass per chunk.
+        """
+        distinct: dict[int, int] = {}
+        for item in group:
+            distinct.setdefault(id(item["video"]), len(distinct))
+        videos = list({id(item["video"]): item["video"] for item in group}.values())
+        features = self.model.encode_video(torch.stack(videos).to(self.device))
+        return features[torch.tensor([distinct[id(item["video"])] for item in group])]
 
     def assemble(self, outputs: list[torch.Tensor], jobs: Jobs) -> dict[str, np.ndarray]:
         """Chunk outputs -> {stem name: (C, L) float32} at the request's rate and length.

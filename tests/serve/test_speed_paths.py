@@ -1,0 +1,80 @@
+"""The serving speed paths give the outputs of the plain path (issue #21 item 2).
+
+* Y-Net on a stereo upload: the visual encoder runs once per chunk (not once per channel) and
+  the stems equal those of every item run through the model on its own;
+* precision: ``auto`` is bf16 exactly where the CPU has native bf16; fp32 stays one argument
+  away; a bad precision names the flag.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from avsep.models import build
+from avsep.serve.engine import (
+    PRECISION_CHOICES,
+    Request,
+    Separator,
+    cpu_supports_bf16,
+    resolve_precision,
+)
+
+
+def _ynet_request(seconds: float = 1.5) -> tuple[Separator, Request]:
+    torch.manual_seed(0)
+    model = build({"name": "ynet", "preset": "tiny"})
+    separator = Separator(model, precision="fp32", backend="torch")
+    rate = separator.rate
+    rng = np.random.default_rng(0)
+    audio = (0.3 * rng.standard_normal((2, int(seconds * rate)))).astype(np.float32)
+    frames = rng.integers(0, 256, (int(seconds * 25) + 2, 32, 32, 3), dtype=np.uint8)
+    return separator, Request(audio=audio, rate=rate, videos=[frames])
+
+
+def test_ynet_encodes_each_chunk_video_once_with_unchanged_outputs():
+    separator, request = _ynet_request()
+    jobs = separator.make_jobs(request)
+    chunks = len(jobs.plan.starts)
+    assert jobs.per_channel and len(jobs.items) == 2 * chunks and chunks >= 3
+    encoded: list[int] = []
+    hook = separator.model.visual_encoder.register_forward_hook(
+        lambda _m, args, _out: encoded.append(args[0].shape[0]))
+    try:
+        shared = separator.run(jobs.items, 0, max_batch=16)
+    finally:
+        hook.remove()
+    assert sum(encoded) == chunks  # one encoder pass per chunk video, not per channel item
+
+    with torch.inference_mode():  # the plain path: each item alone, its own encoder pass
+        alone = [separator.model.separate({k: v.unsqueeze(0) for k, v in item.items()})[0]
+                 for item in jobs.items]
+    largest = max(float((a - b).abs().max()) for a, b in zip(shared, alone, strict=True))
+    assert largest <= 1e-5, largest
+    stems = separator.assemble(shared, jobs)
+    assert set(stems) == {"vocals", "accompaniment"} and stems["vocals"].shape == (2, 1.5 * 4000)
+
+
+def test_ynet_batches_that_mix_requests_keep_each_items_features():
+    separator, request = _ynet_request(1.0)
+    other = Request(audio=request.audio[::-1].copy(), rate=request.rate,
+                    videos=[255 - request.videos[0]])
+    items = separator.make_jobs(request).items + separator.make_jobs(other).items
+    together = separator.run(items, 0, max_batch=16)
+    apart = separator.run(items[:len(items) // 2], 0) + separator.run(items[len(items) // 2:], 0)
+    assert max(float((a - b).abs().max()) for a, b in zip(together, apart, strict=True)) <= 1e-5
+
+
+def test_auto_precision_is_bf16_exactly_where_the_cpu_has_it():
+    expected = "bf16" if cpu_supports_bf16() else "fp32"
+    assert resolve_precision("auto") == expected
+    assert resolve_precision("auto", "cuda") == "fp32"
+    assert resolve_precision("fp32") == "fp32" and resolve_precision("bf16") == "bf16"
+    model = build({"name": "mmdensenet", "preset": "tiny"})
+    assert Separator(model, precision="auto", backend="torch").precision == expected
+    fp32 = Separator(model, precision="fp32", backend="auto")
+    assert fp32.precision == "fp32"
+    assert "auto" in PRECISION_CHOICES
+    with pytest.raises(ValueError, match="--precision"):
+        resolve_precision("fp16")
