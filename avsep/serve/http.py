@@ -155,7 +155,7 @@ def build_http_app(separator: Separator, limits: Limits, run_items: RunItems, la
     @app.post("/separate")
     async def separate(request: Request) -> Response:
         declared = int(request.headers.get("content-length") or 0)
-        if declared > limits.max_upload_bytes * 2:
+        if declared > limits.max_request_bytes:  # the proxy's guard refuses them earlier
             raise BadRequest(413, f"the request is {declared} bytes; the upload limit is "
                                   f"{limits.max_upload_bytes}")
         try:

@@ -21,8 +21,8 @@ def app_args(model: str, tracking_uri: str | None, replicas: str, gpus_per_repli
     ``threads_per_replica`` 0 means one torch thread per CPU of the replica.
     """
     from avsep.serve.accelerate import BACKENDS
-    from avsep.serve.engine import PRECISIONS
     from avsep.serve.limits import Limits
+    from avsep.serve.precision import PRECISION_CHOICES
 
     if replicas != "auto":
         try:
@@ -40,8 +40,9 @@ def app_args(model: str, tracking_uri: str | None, replicas: str, gpus_per_repli
                          f"{threads_per_replica}")
     if max_batch_size < 1:
         raise ValueError(f"--max-batch-size must be >= 1, got {max_batch_size}")
-    if precision not in PRECISIONS:
-        raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision not in PRECISION_CHOICES:
+        raise ValueError(f"--precision must be one of {', '.join(PRECISION_CHOICES)}, got "
+                         f"{precision!r}")
     if backend not in ("auto", *BACKENDS):
         raise ValueError(f"--backend must be auto, {', '.join(BACKENDS)}; got {backend!r}")
     # the overload limits (and their defaults) are checked here, before anything starts
@@ -73,8 +74,12 @@ def start_local(args: dict[str, Any], host: str, port: int, num_cpus: int | None
     from ray import serve
 
     from avsep.serve.app import build_app
+    from avsep.serve.limits import Limits
+    from avsep.serve.proxy_guard import install
 
     if not ray.is_initialized():
+        # the proxy of the Ray started here refuses oversized uploads before reading them
+        install(Limits(**(args.get("limits") or {})).max_request_bytes)
         ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
                  configure_logging=False)
     serve.start(http_options={"host": host, "port": port})

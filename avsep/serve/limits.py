@@ -82,5 +82,11 @@ class Limits:
         defaults = overload_defaults(replicas, cpus_per_replica)
         return cls(**{**defaults, **{k: v for k, v in given.items() if v is not None}})
 
+    @property
+    def max_request_bytes(self) -> int:
+        """The largest request body read at all: two uploads' worth (audio plus a video, or
+        one file and its multipart framing); larger ones get 413 unread."""
+        return 2 * self.max_upload_bytes
+
     def as_dict(self) -> dict[str, float]:
         return asdict(self)

@@ -6,6 +6,9 @@ U-Net of conftest.py: the test is about the queue, not about separation quality.
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
+from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
@@ -103,3 +106,26 @@ def test_three_times_the_queue_limit_gets_200_or_503_with_retry_after(small_serv
     assert info["runtime"]["pid"] == pids["replica"]
     again = asyncio.run(_burst(url, [_upload(100)]))[0]
     assert again.status_code == 200, again.text
+
+
+def test_an_upload_beyond_the_request_limit_is_refused_by_the_proxy_unread(small_server):
+    """Headers only, no body: the proxy's guard answers 413 before reading any of it (the
+    replica's own check says "the upload limit is"; the proxy's names what it reads)."""
+    url, _, _ = small_server
+    declared = 2 * LIMITS["max_upload_bytes"] + 1
+    address = urlsplit(url)
+    with socket.create_connection((address.hostname, address.port), timeout=60) as sock:
+        sock.sendall(b"POST /separate HTTP/1.1\r\nHost: localhost\r\n"
+                     b"Content-Type: multipart/form-data; boundary=x\r\n"
+                     b"Content-Length: %d\r\n\r\n" % declared)
+        reply = b""
+        while b"}" not in reply:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1] == b"413", reply
+    message = json.loads(body)["error"]
+    assert f"the request is {declared} bytes" in message and "the most this server reads is " \
+        f"{2 * LIMITS['max_upload_bytes']} bytes" in message
