@@ -71,6 +71,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="top trials re-scored on fresh validation sets before the "
                              "champion is chosen (default 3)")
     parser.add_argument("--num-cpus", type=int, default=None, help="CPUs of a local Ray")
+    parser.add_argument("--tracking-outage-limit", type=float, default=600.0, metavar="SECONDS",
+                        help="how long an MLflow tracking server may be away: trials keep "
+                             "training and spool their records meanwhile; beyond it the search "
+                             "fails naming the URI (default 600; docs/search.md)")
     add_debug(parser)
 
 
@@ -89,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
         warm_start=args.warm_start, address=args.address, sampler=args.sampler,
         grace_period=args.grace_period, reduction_factor=args.reduction_factor,
         time_budget=args.time_budget, finalists=args.finalists,
-        paper_points=args.paper_points)
+        paper_points=args.paper_points, tracking_outage_limit=args.tracking_outage_limit)
     print("avsep tune: checking the space, data and MLflow store ...", flush=True)
     plan = prepare(options)
     print(json.dumps(describe(plan), indent=2, default=str), flush=True)

@@ -50,6 +50,8 @@ class SearchOptions:
     #: the space's paper points enqueued first: "all", "none" or the first N; on the tiny
     #: preset they take the space's tiny lr and batch size (SearchSpace.enqueued)
     paper_points: str | int = "all"
+    #: seconds the MLflow server may be away before the search fails (avsep.tracking.spool)
+    tracking_outage_limit: float = 600.0
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any
 
 from avsep.platform.objectives import Objective, parse
 from avsep.platform.search_plan import CONTEXT_KEY, Plan, SearchSetupError, report_dir
-from avsep.platform.study_runs import parent_run
+from avsep.platform.study_runs import parent_run, spool_root
 from avsep.search_spaces import EXPERIMENT_KEY, get
 from avsep.tracking.registry import register_champions
 
@@ -124,13 +124,23 @@ def results_frame(results: Any, objective: Objective) -> Any:
 
 
 def _close_runs(plan: Plan, results: Any) -> None:
-    """Set the final MLflow status of every trial's run from its Tune result."""
+    """Deliver what the trials left spooled, then set the final MLflow status of every trial's
+    run from its Tune result; both wait for an absent tracking server up to the outage limit."""
     import mlflow
 
-    from avsep.tracking.store import configure
+    from avsep.tracking.spool import OutageClock
+    from avsep.tracking.store import configure, replay_spools
 
+    limit = plan.options.tracking_outage_limit
+    clock = OutageClock(plan.mlflow_uri, limit, where=str(spool_root(plan)))
+    replayed = replay_spools(plan.mlflow_uri, spool_root(plan), clock)
+    if replayed:
+        print(f"avsep tune: delivered {replayed} tracking records the trials left spooled",
+              flush=True)
     configure(plan.mlflow_uri)
     client = mlflow.MlflowClient()
+    if not plan.mlflow_uri.startswith("sqlite:"):
+        client = _Patient(client, clock)
     for result in results:
         run_id = (result.metrics or {}).get("mlflow_run_id")
         if not run_id:
@@ -141,6 +151,19 @@ def _close_runs(plan: Plan, results: Any) -> None:
         if not result.error and (result.metrics or {}).get("epoch", 0) < plan.options.max_epochs \
                 and not result.metrics.get("early_stopped"):
             client.set_tag(run_id, "stopped_by", "asha")
+
+
+class _Patient:
+    """``client``'s methods, each retried while the tracking server is away (``clock``)."""
+
+    def __init__(self, client: Any, clock: Any) -> None:
+        self._client, self._clock = client, clock
+
+    def __getattr__(self, name: str) -> Any:
+        from avsep.tracking.spool import patiently
+
+        method = getattr(self._client, name)
+        return lambda *args, **kwargs: patiently(self._clock, method, *args, **kwargs)
 
 
 def finish(plan: Plan, results: Any, seconds: float = 0.0,
@@ -159,7 +182,8 @@ def finish(plan: Plan, results: Any, seconds: float = 0.0,
                             failed=failed, pareto=report.pareto, importances=report.importances,
                             seconds=seconds, notes=list(report.notes))
     study = RunLogger(plan.mlflow_uri, plan.name, "", {}, plan.artifact_root,
-                      run_id=parent_run_id or parent_run(plan))
+                      run_id=parent_run_id or parent_run(plan), spool_root=spool_root(plan),
+                      outage_limit_s=plan.options.tracking_outage_limit)
     study.log_metrics({"trials": len(results), "failed_trials": failed,
                        "search_seconds": seconds}, step=0)
     best = _best_result(results, primary)
@@ -181,7 +205,8 @@ def finish(plan: Plan, results: Any, seconds: float = 0.0,
         # best first; the guard reads on only to find the best audio-only trial (@champion-audio)
         others = (_candidate(plan, r, primary) for r in _ranked(results, primary) if r is not best)
         verdict = register_champions(plan.mlflow_uri, itertools.chain([candidate], others),
-                                     plan.register_as, force=plan.options.force)
+                                     plan.register_as, force=plan.options.force,
+                                     outage_limit_s=plan.options.tracking_outage_limit)
         outcome.verdict = verdict
         outcome.champion_version = verdict.version
         study.set_tags({"champion_run": candidate.run_id, "champion": verdict.message})

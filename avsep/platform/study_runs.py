@@ -1,10 +1,26 @@
-"""MLflow naming of a search: the study's parent run and each trial's run name."""
+"""MLflow naming of a search: the study's parent run and each trial's run name; where the
+search's runs spool their records while the tracking server is away."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from avsep.platform.search_plan import Plan
+from avsep.platform.search_plan import Plan, is_remote_storage
+
+
+def spool_root(plan: Plan) -> Path:
+    """``<storage>/<study>/mlflow-spool``: one folder per MLflow run of the search, on the
+    search's storage, so a trial restored on another node (shared NFS storage) and the driver
+    at the end of the search replay what it holds. On remote storage (``s3://``: no atomic
+    append there) it is ``$AVSEP_HOME/mlflow-spool/<study>`` on each node, and a trial
+    restored on another node cannot replay what its first node spooled (the driver's end of
+    search replays only its own node's)."""
+    from avsep import settings
+
+    if is_remote_storage(plan.storage):
+        return settings.home() / "mlflow-spool" / plan.name
+    return Path(plan.experiment_path) / "mlflow-spool"
 
 
 def _short(value: Any) -> str:
@@ -40,6 +56,9 @@ def parent_run(plan: Plan) -> str:
             "optuna_study": plan.optuna_study, "optuna_storage": plan.optuna_storage,
             "data_fingerprint": plan.fingerprint, "code_version": code_version()}
     if plan.options.resume:
+        from avsep.tracking.spool import wait_for_server
+
+        wait_for_server(plan.mlflow_uri, plan.options.tracking_outage_limit)
         configure(plan.mlflow_uri)
         client = mlflow.MlflowClient()
         found = client.search_runs(
@@ -50,7 +69,8 @@ def parent_run(plan: Plan) -> str:
             client.update_run(found[0].info.run_id, status="RUNNING")
             return found[0].info.run_id
     logger = RunLogger(plan.mlflow_uri, plan.name, f"{plan.name} (study)", tags,
-                       plan.artifact_root)
+                       plan.artifact_root, spool_root=spool_root(plan),
+                       outage_limit_s=plan.options.tracking_outage_limit)
     opts = plan.options
     logger.log_params({"space": plan.space.name, "num_samples": opts.num_samples,
                        "max_epochs": opts.max_epochs, "seed": opts.seed,

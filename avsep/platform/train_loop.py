@@ -7,7 +7,8 @@ and reports the metrics through the session (:mod:`avsep.platform.session`). It 
 the session's last checkpoint, stops early when the validation loss has not improved for
 ``train.patience`` epochs, sets the next epoch's learning rate by ``train.lr_schedule``
 (:mod:`avsep.platform.optim`), and raises :class:`DivergedError` on a NaN/inf loss so Tune
-records the trial as failed. Rank 0 logs to MLflow and, whenever the run's objective
+records the trial as failed. Rank 0 logs to MLflow (through a local spool while a tracking
+server is away: :mod:`avsep.tracking.spool`) and, whenever the run's objective
 (``RunContext.objective``, the search's primary objective; default ``val/sdr``) improves, saves
 the model package and validation examples (spectrogram PNGs + WAVs) as run artifacts, so the
 package a search registers comes from the epoch its ranking picked.
@@ -55,6 +56,10 @@ class RunContext:
     local_root: str | None = None  # checkpoint folder outside Ray (LocalSession)
     objective: str | None = None  # "METRIC:min|max" choosing the saved epoch; None: val/sdr
     parent_run_id: str | None = None  # the study's MLflow run (tag mlflow.parentRunId)
+    #: records for a tracking server wait here, one folder per run, while it is away
+    #: (avsep.tracking.spool); None: beside the checkpoints (local_root), else sent at once
+    spool_root: str | None = None
+    outage_limit_s: float | None = None  # how long the server may be away (None: 600 s)
 
 
 def make_config(experiment: ExperimentConfig | dict[str, Any],
@@ -149,9 +154,12 @@ def _logger(run: RunContext, state: ckpt.TrainState, session: Session, cfg: Expe
     tags = {"code_version": code_version(), **run.tags}
     if run.parent_run_id:
         tags["mlflow.parentRunId"] = run.parent_run_id
+    spool = run.spool_root or (str(Path(run.local_root) / "mlflow-spool") if run.local_root
+                               else None)
     logger = RunLogger(run.mlflow_uri, run.mlflow_experiment, run.run_name, tags,
                        Path(run.artifact_root) if run.artifact_root else None,
-                       run_id=state.mlflow_run_id)
+                       run_id=state.mlflow_run_id, spool_root=Path(spool) if spool else None,
+                       outage_limit_s=run.outage_limit_s)
     state.mlflow_run_id = logger.run_id
     config = flatten(cfg.model_dump(mode="json"))
     # a searched dimension is logged once, under its own name (``lr``, not also ``train.lr``)
@@ -286,10 +294,15 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     except SystemExit:
         # Ray ends a trial that Tune stopped (ASHA, or max_t reached) with sys.exit(0) inside
         # its report; the driver sets the run's final status from Tune's verdict, and a
-        # status written here could land after it
-        raise
-    except BaseException:
+        # status written here could land after it. What the spool holds is delivered first
+        # (the driver replays what is left if the trial's process goes first).
         if logger is not None:
+            logger.deliver(block=True)
+        raise
+    except BaseException as err:
+        from avsep.tracking.spool import TrackingOutageError
+
+        if logger is not None and not isinstance(err, TrackingOutageError):
             logger.finish("FAILED")
         raise
     if logger is not None:

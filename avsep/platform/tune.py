@@ -12,7 +12,10 @@ always-crashing trial is then recorded as failed and the search goes on).
 
 MLflow: the study is one parent run (tag ``kind=study``); each trial is a nested run (tag
 ``mlflow.parentRunId``) named after its distinguishing choices (:func:`trial_run_name`), with
-each searched parameter logged once under its own name. At the end :func:`finish` closes the
+each searched parameter logged once under its own name. While a tracking server is away, each
+run's records wait in a spool on the search's storage (:func:`~.study_runs.spool_root`) and are
+delivered in order when it is back; past ``--tracking-outage-limit`` seconds the search fails
+naming the URI and the limit (:mod:`avsep.tracking.spool`). At the end :func:`finish` closes the
 trials' runs, writes the report (:mod:`avsep.platform.report`), logs it to the parent run, and
 hands the trials, best first, to the champion guard (:mod:`avsep.tracking.registry`), which
 registers pyfunc models and moves ``models:/<name>@champion`` (best overall) and
@@ -52,7 +55,7 @@ from avsep.platform.search_plan import (
     is_remote_storage,
 )
 from avsep.platform.search_results import SearchOutcome, finish
-from avsep.platform.study_runs import parent_run, trial_run_name
+from avsep.platform.study_runs import parent_run, spool_root, trial_run_name
 from avsep.search_spaces import EXPERIMENT_KEY, SearchSpace, get
 
 __all__ = ["Plan", "SearchOptions", "SearchOutcome", "SearchSetupError", "build_tuner",
@@ -127,6 +130,9 @@ def prepare(options: SearchOptions) -> Plan:
                         "train": {"epochs": options.max_epochs, "seed": options.seed}})
     if options.max_failures < 0:
         raise SearchSetupError("--max-failures must be >= 0")
+    if not options.tracking_outage_limit > 0:
+        raise SearchSetupError(f"--tracking-outage-limit {options.tracking_outage_limit:g}: "
+                               "expected seconds > 0 (default 600)")
     from avsep.platform.searcher import check as check_searcher
 
     check_searcher(options.sampler, options.grace_period, options.reduction_factor,
@@ -245,6 +251,8 @@ def trial_param_space(plan: Plan, parent_run_id: str | None = None) -> dict[str,
     run = {"mlflow_uri": plan.mlflow_uri, "mlflow_experiment": plan.name,
            "artifact_root": str(plan.artifact_root) if plan.artifact_root else None,
            "objective": str(plan.objectives[0]), "parent_run_id": parent_run_id,
+           "spool_root": str(spool_root(plan)),
+           "outage_limit_s": options.tracking_outage_limit,
            "tags": {"space": plan.space.name, "study": plan.name,
                     "data_fingerprint": plan.fingerprint, "code_version": code_version(),
                     **plan.links}}

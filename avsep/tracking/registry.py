@@ -220,14 +220,18 @@ def register(uri: str, candidate: Candidate, name: str, force: bool = False,
 
 
 def register_champions(uri: str, ranked: Iterable[Candidate], name: str, force: bool = False,
-                       workdir: Path | None = None) -> Registration:
+                       workdir: Path | None = None,
+                       outage_limit_s: float | None = None) -> Registration:
     """Rule 3 of the module docstring over a search's candidates, best first (an iterator is
     read only as far as needed). Raises ValueError when ``ranked`` is empty or its first
-    candidate logged no model package."""
+    candidate logged no model package. A tracking server that is away is waited for first, up
+    to ``outage_limit_s`` (default 600 s; :func:`avsep.tracking.spool.wait_for_server`)."""
     import mlflow
 
+    from avsep.tracking.spool import DEFAULT_OUTAGE_LIMIT_S, wait_for_server
     from avsep.tracking.store import configure
 
+    wait_for_server(uri, outage_limit_s or DEFAULT_OUTAGE_LIMIT_S)
     configure(uri)
     client = mlflow.MlflowClient()
     candidates = iter(ranked)

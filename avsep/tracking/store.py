@@ -148,46 +148,126 @@ def experiment_id(uri: str, name: str, artifact_root: Path | None = None) -> str
 
 
 class RunLogger:
-    """One MLflow run (created, or resumed by id) written through the client API."""
+    """One MLflow run (created, or resumed by id) written through the client API.
+
+    With ``spool_root`` and a tracking server (any URI but ``sqlite:``), every record goes to
+    the run's :class:`~avsep.tracking.spool.Spool` in ``spool_root/<run id>`` first and is
+    delivered from there in order: while the server is away the caller goes on, and
+    :meth:`finish` (or :meth:`drain`) waits for delivery up to ``outage_limit_s``. A logger
+    opened on a run whose spool holds records (a trial restored from its checkpoint) delivers
+    them first. Without a spool each record is sent at once, retried the same way
+    (:func:`~avsep.tracking.spool.patiently`). Creating the run needs the server: that call
+    waits up to the limit too. Past the limit: :class:`~avsep.tracking.spool.TrackingOutageError`.
+    """
 
     def __init__(self, uri: str, experiment: str, run_name: str, tags: Mapping[str, str],
-                 artifact_root: Path | None = None, run_id: str | None = None) -> None:
+                 artifact_root: Path | None = None, run_id: str | None = None,
+                 spool_root: Path | None = None, outage_limit_s: float | None = None) -> None:
         import mlflow
+
+        from avsep.tracking.spool import DEFAULT_OUTAGE_LIMIT_S, OutageClock, Spool, patiently
 
         configure(uri)
         self.client = mlflow.MlflowClient()
+        self.clock = OutageClock(uri, outage_limit_s or DEFAULT_OUTAGE_LIMIT_S)
+        # a sqlite store has no server to be away: its errors are raised at once
+        self.call = (lambda fn, *a: fn(*a)) if uri.startswith("sqlite:") else \
+            (lambda fn, *a: patiently(self.clock, fn, *a))
         if run_id is None:
-            exp = experiment_id(uri, experiment, artifact_root)
-            run_id = self.client.create_run(exp, run_name=run_name, tags=dict(tags)).info.run_id
+            exp = self.call(experiment_id, uri, experiment, artifact_root)
+            run_id = self.call(lambda: self.client.create_run(
+                exp, run_name=run_name, tags=dict(tags)).info.run_id)
         self.run_id = run_id
+        self.spool = None
+        if spool_root is not None and not uri.startswith("sqlite:"):
+            self.spool = Spool(Path(spool_root) / run_id)
+            self.clock.where = str(self.spool.folder)
+            self.deliver(block=False)
+
+    def _submit(self, op: dict[str, Any], files: Path | None = None) -> None:
+        if self.spool is None:
+            self.call(apply_record, self.client, self.run_id, op, files)
+            return
+        self.spool.append(op, files)
+        self.deliver(block=False)
+
+    def deliver(self, block: bool = True) -> int:
+        """Send the spooled records (``block``: until none is left, up to the outage limit);
+        returns how many are still pending (0 without a spool)."""
+        from avsep.tracking.spool import deliver
+
+        if self.spool is None:
+            return 0
+        return deliver(self.spool, lambda op, files: apply_record(self.client, self.run_id, op,
+                                                                  files), self.clock, block)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
-        from mlflow.entities import Param
-
-        existing = self.client.get_run(self.run_id).data.params
-        todo = [Param(k, str(v)[:6000]) for k, v in params.items() if k not in existing]
-        for start in range(0, len(todo), 100):
-            self.client.log_batch(self.run_id, params=todo[start:start + 100])
+        self._submit({"op": "params", "params": {k: str(v)[:6000] for k, v in params.items()}})
 
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
         import time
 
-        from mlflow.entities import Metric
-
         now = int(time.time() * 1000)
-        batch = [Metric(mlflow_metric_name(k), float(v), now, step) for k, v in metrics.items()
+        batch = [[mlflow_metric_name(k), float(v), now, step] for k, v in metrics.items()
                  if isinstance(v, int | float) and not isinstance(v, bool)]
-        self.client.log_batch(self.run_id, metrics=batch)
+        self._submit({"op": "metrics", "metrics": batch})
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
-        for key, value in tags.items():
-            self.client.set_tag(self.run_id, key, str(value))
+        self._submit({"op": "tags", "tags": {k: str(v) for k, v in tags.items()}})
 
     def log_artifacts(self, folder: Path, artifact_path: str | None = None) -> None:
-        self.client.log_artifacts(self.run_id, str(folder), artifact_path)
+        """Upload ``folder``'s files (the spool keeps a copy: the caller may delete it)."""
+        self._submit({"op": "artifacts", "path": artifact_path}, Path(folder))
 
     def log_dict(self, payload: Mapping[str, Any], filename: str) -> None:
-        self.client.log_dict(self.run_id, dict(payload), filename)
+        self._submit({"op": "dict", "payload": dict(payload), "filename": filename})
 
     def finish(self, status: str = "FINISHED") -> None:
-        self.client.set_terminated(self.run_id, status)
+        """Record the run's final status and wait until every record is delivered."""
+        self._submit({"op": "terminate", "status": status})
+        self.deliver(block=True)
+
+
+def apply_record(client: Any, run_id: str, record: Mapping[str, Any],
+                 files: Path | None) -> None:
+    """Send one :class:`RunLogger` record (``record["op"]``: params, metrics, tags, dict,
+    artifacts or terminate) of run ``run_id`` through ``client``. Params the run already holds
+    are skipped (a resumed run logs its config again)."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    op = record["op"]
+    if op == "params":
+        existing = client.get_run(run_id).data.params
+        todo = [Param(k, v) for k, v in record["params"].items() if k not in existing]
+        for start in range(0, len(todo), 100):
+            client.log_batch(run_id, params=todo[start:start + 100])
+    elif op == "metrics":
+        client.log_batch(run_id, metrics=[Metric(k, v, ts, step)
+                                          for k, v, ts, step in record["metrics"]])
+    elif op == "tags":
+        client.log_batch(run_id, tags=[RunTag(k, v) for k, v in record["tags"].items()])
+    elif op == "dict":
+        client.log_dict(run_id, record["payload"], record["filename"])
+    elif op == "artifacts":
+        if files is None:
+            raise TrackingError(f"run {run_id}: spooled artifact record {record.get('seq')} "
+                                "lost its files; its folder was removed by hand")
+        client.log_artifacts(run_id, str(files), record["path"])
+    elif op == "terminate":
+        client.set_terminated(run_id, record["status"])
+    else:
+        raise TrackingError(f"run {run_id}: unknown tracking record {op!r}")
+
+
+def replay_spools(uri: str, root: Path, clock: Any) -> int:
+    """Deliver what trials left in their spools under ``root`` (one folder per run id) to the
+    server at ``uri``; returns how many records were replayed. See
+    :func:`avsep.tracking.spool.replay_folder`."""
+    import mlflow
+
+    from avsep.tracking.spool import replay_folder
+
+    configure(uri)
+    client = mlflow.MlflowClient()
+    return replay_folder(root, lambda run_id: lambda op, files: apply_record(
+        client, run_id, op, files), clock)
