@@ -12,6 +12,10 @@ work (decoding, resampling, cross-fading, encoding) in helper threads with one t
 each (:mod:`avsep.serve.lanes`), so concurrent requests never oversubscribe the cores. On CPU
 the model's convolutional blocks run in ONNX Runtime where they can (``backend``,
 :mod:`avsep.serve.accelerate`); docs/serve.md has the measurements.
+
+Overload: a replica holds at most ``max_ongoing_requests`` requests and the proxy queues at most
+``max_queued_requests`` more; beyond them the proxy answers 503 with ``Retry-After``
+(:func:`overload_options`, defaults in :mod:`avsep.serve.limits`).
 """
 
 from __future__ import annotations
