@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from avsep.serve.precision import PRECISION_CHOICES, PRECISION_HELP
+
 HELP = "separate audio (or video) files locally with a trained model, without a server"
 DEFAULT_ROOT = Path("separated")
 
@@ -37,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wiener-iterations", type=int, default=None, metavar="N",
                         help="Wiener EM iterations after the masks; overrides the default, the "
                              "count the model was validated at (recorded in its package)")
+    parser.add_argument("--precision", choices=PRECISION_CHOICES, default="auto",
+                        help=PRECISION_HELP)
     parser.add_argument("--backend", choices=("auto", "torch", "onnxruntime"), default="auto",
                         help="auto: on CPU, the model's convolutional blocks run in ONNX Runtime "
                              "where they can (MMDenseNet's bands), the rest in torch")
@@ -106,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         separator = Separator.from_uri(str(args.model),
                                        tracking_uri=resolve_tracking_uri(args.mlflow_uri),
-                                       backend=args.backend)
+                                       backend=args.backend, precision=args.precision)
     except (ValueError, FileNotFoundError) as err:
         print(f"avsep separate: {err}", file=sys.stderr)
         return 2

@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from avsep.serve.precision import PRECISION_CHOICES, PRECISION_HELP
+
 HELP = "serve a model over HTTP with Ray Serve (POST /separate, GET /info, GET /healthz)"
 
 
@@ -46,9 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "among the replicas; 1 with --export or --replicas auto)")
     parser.add_argument("--threads-per-replica", type=int, default=0,
                         help="torch threads of each replica (default 0: one per CPU)")
-    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
-                        help="bf16 runs the network under bf16 autocast (CPUs with AVX512-BF16 "
-                             "or AMX, GPUs); STFT and masks stay float32")
+    parser.add_argument("--precision", choices=PRECISION_CHOICES, default="auto",
+                        help=PRECISION_HELP)
     parser.add_argument("--backend", choices=("auto", "torch", "onnxruntime"), default="auto",
                         help="auto: on CPU, the model's convolutional blocks run in ONNX Runtime "
                              "where they can (MMDenseNet's bands), the rest in torch")

@@ -45,33 +45,14 @@ from avsep.data.records import URMP_INSTRUMENTS, DataError
 from avsep.data.video import open_video
 from avsep.serve.accelerate import BACKENDS, use_onnxruntime
 from avsep.serve.errors import BadRequest
+from avsep.serve.precision import (  # noqa: F401 - PRECISIONS etc. are this module's API too
+    PRECISION_CHOICES,
+    PRECISIONS,
+    cpu_supports_bf16,
+    resolve_precision,
+)
 
 SUPPORTED_INPUTS = {"mixture", "video", "labels"}
-PRECISIONS = ("fp32", "bf16")
-PRECISION_CHOICES = ("auto", *PRECISIONS)  # the --precision flag of serve and separate
-CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # native bf16 arithmetic on this CPU
-
-
-def cpu_supports_bf16() -> bool:
-    """Whether this CPU does bf16 arithmetic natively (any of :data:`CPU_BF16_FLAGS`, as
-    ``torch.cpu.get_capabilities()`` reports them): only there is bf16 faster than fp32."""
-    capabilities = torch.cpu.get_capabilities()
-    return any(bool(capabilities.get(flag)) for flag in CPU_BF16_FLAGS)
-
-
-def resolve_precision(precision: str, device: str | torch.device = "cpu") -> str:
-    """``"auto"`` -> ``"bf16"`` on a CPU with native bf16 (:func:`cpu_supports_bf16`), else
-    ``"fp32"`` (GPUs too: bf16 there is not measured yet); ``"fp32"``/``"bf16"`` unchanged.
-
-    bf16 is the CPU default because it costs at most 0.05 dB SI-SDR on the synthetic test songs
-    (``benchmarks/precision_cost.py``, docs/serve.md) for about twice the speed.
-    """
-    if precision not in PRECISION_CHOICES:
-        raise ValueError(f"precision must be one of {PRECISION_CHOICES}, got {precision!r} "
-                         "(avsep serve --precision, avsep separate --precision)")
-    if precision != "auto":
-        return precision
-    return "bf16" if torch.device(device).type == "cpu" and cpu_supports_bf16() else "fp32"
 
 
 def _has_onnxruntime() -> bool:
@@ -157,6 +138,7 @@ class Separator:
         if backend not in BACKENDS + ("auto",):
             raise ValueError(f"backend must be 'auto' or one of {BACKENDS}, got {backend!r} "
                              "(avsep serve --backend)")
+        self.asked_precision = precision
         self.precision = resolve_precision(precision, device)
         self.model = model.to(device).eval()
         self.payload = payload or {}
@@ -230,6 +212,18 @@ class Separator:
         return f"{band}; the mixture above that band is in no stem (this model has no " \
                "accompaniment stem)"
 
+    def precision_info(self) -> dict[str, Any]:
+        """The precision the network runs in, what was asked (``--precision``) and why."""
+        if self.asked_precision != "auto":
+            why = f"--precision {self.asked_precision}"
+        elif self.precision == "bf16":
+            why = "auto: this CPU has native bf16 (AVX512-BF16 or AMX); --precision fp32 for " \
+                  "full precision"
+        else:
+            why = "auto: bf16 only on a CPU with native bf16 (AVX512-BF16 or AMX)"
+        return {"running": self.precision, "asked": self.asked_precision,
+                "cpu_bf16": cpu_supports_bf16(), "why": why}
+
     def info(self) -> dict[str, Any]:
         spec = self.spec
         return {
@@ -238,6 +232,7 @@ class Separator:
             "uri": self.payload.get("uri"),
             "version": self.payload.get("version"),
             "wiener_iterations": self.wiener_iterations,
+            "precision": self.precision_info(),
             "above_band": self.above_band_rule(),
             "preprocessing": self.preprocessing.to_json(),
             "sources": list(self.model.source_names),

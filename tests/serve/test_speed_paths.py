@@ -78,3 +78,49 @@ def test_auto_precision_is_bf16_exactly_where_the_cpu_has_it():
     assert "auto" in PRECISION_CHOICES
     with pytest.raises(ValueError, match="--precision"):
         resolve_precision("fp16")
+
+
+def _info(separator: Separator) -> dict:
+    from fastapi.testclient import TestClient
+
+    from avsep.serve.http import build_http_app
+    from avsep.serve.lanes import Lanes
+    from avsep.serve.limits import Limits
+
+    async def run_items(items, wiener):  # /info never runs the model
+        raise AssertionError("not called")
+
+    lanes = Lanes(1, 1)
+    try:
+        app = build_http_app(separator, Limits(), run_items, lanes)
+        with TestClient(app) as client:
+            return client.get("/info").json()
+    finally:
+        lanes.close()
+
+
+@pytest.mark.parametrize("flag", [[], ["--precision", "fp32"], ["--precision", "bf16"]])
+def test_the_precision_flag_of_serve_and_separate_sets_what_info_states(flag):
+    import argparse
+
+    from avsep.commands import separate, serve
+    from avsep.serve.launch import app_args
+
+    parsed = []
+    for command in (serve, separate):
+        parser = argparse.ArgumentParser()
+        command.add_arguments(parser)
+        parsed.append(parser.parse_args([*flag, *(["song.wav"] if command is separate else [])]))
+    asked = {a.precision for a in parsed}
+    assert asked == {flag[1] if flag else "auto"}
+    precision = asked.pop()
+    assert app_args("pkg", None, "1", 0.0, {}, True, 8, precision=precision)["precision"] \
+        == precision
+    separator = Separator(build({"name": "mmdensenet", "preset": "tiny"}), precision=precision)
+    info = _info(separator)
+    running = resolve_precision(precision)
+    assert info["runtime"]["precision"] == running == info["precision"]["running"]
+    assert info["precision"]["asked"] == precision
+    assert info["precision"]["cpu_bf16"] is cpu_supports_bf16()
+    why = info["precision"]["why"]
+    assert why == f"--precision {precision}" if flag else why.startswith("auto: ")
