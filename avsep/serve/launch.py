@@ -22,7 +22,7 @@ def app_args(model: str, tracking_uri: str | None, replicas: str, gpus_per_repli
     """
     from avsep.serve.accelerate import BACKENDS
     from avsep.serve.limits import Limits
-    from avsep.serve.engine import PRECISION_CHOICES
+    from avsep.serve.precision import PRECISION_CHOICES
 
     if replicas != "auto":
         try:
