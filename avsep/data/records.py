@@ -91,3 +91,7 @@ class DataError(ValueError):
         self.path = Path(path)
         self.problem = message
         super().__init__(f"{path}: {message}")
+
+    def __reduce__(self) -> tuple[type, tuple[Path, str]]:
+        # copy and pickle rebuild it from (path, message): Ray copies a trial's error
+        return type(self), (self.path, self.problem)

@@ -272,3 +272,33 @@ def test_truncated_file_stops_the_command_before_any_trial(command: str, tmp_pat
         assert runs == 0
     assert not (tmp_path / "results").exists() or not any((tmp_path / "results").rglob(
         "params.json"))
+
+
+@pytest.mark.slow
+def test_same_size_damage_fails_the_trial_with_its_message(tmp_path: Path, monkeypatch) -> None:
+    """The size check passes, so the search starts; the trial that first reads the damaged
+    file fails (once: no retry) with the error naming it, and the search ends without a model."""
+    import ray
+
+    monkeypatch.setenv("AVSEP_HOME", str(tmp_path / "home"))
+    cache = make_tiny_singing_cache(tmp_path / "cache")
+    for track in load_cache(cache).split("train"):
+        for source in track.sources:
+            flip_byte(source.audio)
+    storage = tmp_path / "results"
+    try:
+        code, text = run_cli("tune", "--space", "av_singing", "--data", str(cache),
+                             "--num-samples", "1", "--max-epochs", "1", "--max-failures", "0",
+                             "--finalists", "0", "--paper-points", "none", "--num-cpus", "2",
+                             "--storage", str(storage))
+    finally:
+        ray.shutdown()
+    assert code == 1, text  # no trial finished with a model
+    assert "1 trials (1 failed)" in text
+    (error,) = storage.glob("av_singing/*/error.txt")
+    last = error.read_text().strip().splitlines()
+    assert last[-3].startswith("avsep.data.integrity.CacheIntegrityError: ")
+    assert any(f"{cache}/tracks/train-song{i}/" in last[-3] for i in (0, 1))
+    assert "checksum mismatch" in last[-3]
+    fix = rewrite_command(json.loads((cache / "index.json").read_text()), cache.resolve())
+    assert last[-2:] == ["rewrite it with:", f"  {fix}"]
