@@ -80,7 +80,8 @@ def _run(args: argparse.Namespace) -> int:
         resolve_tracking_uri(args.mlflow_uri, storage.parent))
     run = RunContext(mlflow_uri=uri, mlflow_experiment="train", run_name=name,
                      artifact_root=str(settings.default_artifact_root(storage.parent)),
-                     tags={"model": cfg.model.name})
+                     tags={"model": cfg.model.name},
+                     spool_root=str(storage / name / "mlflow-spool"))  # docs/search.md
     print(f"avsep train: {cfg.model.name} ({cfg.model.preset}) on {args.workers} worker(s), "
           f"{cfg.train.epochs} epoch(s); results in {storage / name}" +
           (f"; MLflow {uri}" if uri else ""))

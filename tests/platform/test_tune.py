@@ -46,6 +46,7 @@ def _options(tmp_path: Path, cache: Path, **changes) -> SearchOptions:
     ({"mlflow_uri": "./mlruns"}, TrackingError, "unsupported MLflow tracking URI"),
     ({"objective": "val/accuracy"}, ValueError, "unknown objective"),
     ({"num_samples": 0}, SearchSetupError, "must be >= 1"),
+    ({"tracking_outage_limit": 0}, SearchSetupError, "--tracking-outage-limit 0: expected"),
 ])
 def test_bad_inputs_fail_before_any_trial(tmp_path, tiny_cache, changes, error, message):
     import ray

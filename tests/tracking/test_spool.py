@@ -174,6 +174,20 @@ def test_what_counts_as_an_outage():
     assert not is_outage(ValueError("a bug"))
 
 
+def test_waiting_for_an_absent_server_ends_at_the_limit_with_its_uri():
+    import socket
+
+    from avsep.tracking.spool import wait_for_server
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        uri = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    with pytest.raises(TrackingOutageError, match=rf"{uri} unreachable for \d+ s, longer than "
+                                                  r"the outage limit of 1\.5 s"):
+        wait_for_server(uri, limit_s=1.5)
+    wait_for_server("sqlite:////tmp/x.db", limit_s=1.5)  # no server to wait for
+
+
 def test_the_limit_must_be_positive():
     with pytest.raises(ValueError, match="--tracking-outage-limit"):
         OutageClock(URI, 0)
@@ -195,3 +209,33 @@ def test_replay_folder_delivers_every_run_left_behind(tmp_path):
     assert got == {"run-a": [1, 2], "run-b": [1]}
     assert replay_folder(tmp_path / "spool", apply_for, _clock(time)) == 0
     assert replay_folder(tmp_path / "nothing", apply_for, _clock(time)) == 0
+
+
+def test_run_logger_spools_everything_while_the_server_is_away(tmp_path):
+    import json
+    import socket
+
+    from avsep.tracking.store import RunLogger
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        uri = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    package = tmp_path / "package"
+    package.mkdir()
+    (package / "config.json").write_text("{}")
+    logger = RunLogger(uri, "exp", "run", {}, run_id="abc123", spool_root=tmp_path / "spool",
+                       outage_limit_s=1.5)
+    logger.log_params({"lr": 0.001})
+    logger.log_metrics({"val/sdr@w1": 2.5, "epoch": 1, "early_stopped": False}, step=1)
+    logger.log_artifacts(package, "model")
+    logger.set_tags({"champion": "no"})
+    with pytest.raises(TrackingOutageError, match=uri):
+        logger.finish()  # waits for delivery up to the limit, then names the server
+    lines = [json.loads(x) for x in (tmp_path / "spool" / "abc123" / "ops.jsonl").read_text()
+             .splitlines()]
+    assert [x["op"] for x in lines] == ["params", "metrics", "artifacts", "tags", "terminate"]
+    assert lines[0]["params"] == {"lr": "0.001"}
+    assert [m[:2] + m[3:] for m in lines[1]["metrics"]] == [["val/sdr_w1", 2.5, 1],
+                                                          ["epoch", 1.0, 1]]
+    assert (tmp_path / "spool" / "abc123" / "files" / "2" / "config.json").exists()
+    assert len(logger.spool) == 5
