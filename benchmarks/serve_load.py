@@ -22,14 +22,24 @@ and once, open-unmix's separator at UMX-HQ size (4 targets, 1 Wiener iteration, 
 weights, 44.1 kHz stereo) on the same audio with the same threads. Every figure is measured
 ``--repeats`` times (the machine may be shared); each repeat is kept in the JSON. Goals
 (issue #13): batching never slower, >= 1.5x unbatched at 16 clients, >= 10x real time
-(factor <= 0.1) through HTTP.
+(factor <= 0.1) through HTTP; issue #21: HTTP real-time factor MMDenseNet <= 0.12, Y-Net <= 0.6,
+batching never below 0.95x unbatched.
+
+The served model runs at ``--precision`` (default ``auto``, the serving default: bf16 on a CPU
+with native bf16). An audio-visual model gets what a user with the song's video sends: the
+singer's video as ``avsep synth`` renders it (112x112, H.264) with its boxes sidecar, as the
+quick start's ``curl`` does (``--no-sidecar``: without it, so the face detector runs on every
+request); the crop method and the crop's cost with and without the sidecar are printed. At the
+end, per model: the real-time factor unbatched / batched at each client count (wall time of
+the level over the audio served), the batch ratio, precision, crop method, open-unmix's figure
+and ``uptime`` at start and end.
 
     .venv/bin/python benchmarks/serve_load.py [--zoo-models mmdensenet,cunet,ynet]
-        [--seconds 5] [--requests 16] [--repeats 2] [--precision fp32]
-        [--engine torch:fp32,torch:bf16,onnxruntime:fp32]
+        [--seconds 5] [--requests 16] [--repeats 2] [--precision auto]
+        [--engine torch:fp32,torch:bf16,onnxruntime:fp32,auto:auto] [--no-sidecar]
 
-The final set of issue #13 in about 6 minutes on a quiet 2-core machine (all three models, one
-repeat, the serving default engine only; ``--budget`` stops adding levels past its seconds):
+The final set of issues #13/#21 in under 8 minutes on a quiet 2-core machine (all three models,
+one repeat, the serving default engine only; ``--budget`` stops adding levels past its seconds):
 
     .venv/bin/python benchmarks/serve_load.py --final
 """
@@ -69,22 +79,58 @@ def wav_bytes(audio: np.ndarray, rate: int = UPLOAD_RATE) -> bytes:
     return buffer.getvalue()
 
 
-def mp4_bytes(seconds: float, fps: float, size: tuple[int, int]) -> bytes:
-    """A silent H.264 video of moving noise at ``fps``, (H, W) = ``size`` (for AV models)."""
+def singer_video(seconds: float, fps: float) -> tuple[bytes, bytes]:
+    """The video a user has of the song, as the quick start's test songs come: a singer
+    rendered as ``avsep synth`` renders the corpus (a face whose mouth moves, 112x112 at
+    ``fps``, H.264) and its boxes sidecar (JSON bytes, the ``boxes`` upload field)."""
+    import json
+
     import av
 
-    rng = np.random.default_rng(1)
+    from avsep.data.synth.faces import random_face, render_singer
+
+    rng = np.random.default_rng(2)
+    count = int(np.ceil(seconds * fps)) + 1
+    openness = 0.5 + 0.5 * np.sin(2 * np.pi * 3.0 * np.arange(count) / fps)
+    frames, mouths = render_singer(random_face(rng), openness.astype(np.float32), rng, fps)
+    sidecar = json.dumps({"fps": fps, "boxes": {"vocals": np.round(mouths.astype(np.float64), 2)
+                                                          .tolist()}})
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=int(round(fps)))
-        stream.height, stream.width, stream.pix_fmt = size[0], size[1], "yuv420p"
-        for _ in range(int(np.ceil(seconds * fps)) + 1):
-            frame = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+        stream.height, stream.width, stream.pix_fmt = frames.shape[1], frames.shape[2], "yuv420p"
+        for frame in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    return buffer.getvalue()
+    return buffer.getvalue(), sidecar.encode()
+
+
+def video_input(video: bytes, sidecar: bytes | None):
+    """An engine :class:`~avsep.serve.engine.VideoInput` of an upload's video and sidecar."""
+    from avsep.data.preprocess import parse_sidecar
+    from avsep.data.video import open_video
+    from avsep.serve.engine import VideoInput
+
+    return VideoInput(open_video(video, name="clip.mp4"),
+                      parse_sidecar(sidecar, "boxes") if sidecar else None)
+
+
+def crop_figures(folder: str, video: bytes, sidecar: bytes | None) -> dict:
+    """How serving crops the upload for the model packaged in ``folder`` (the crop chain's
+    method: ``boxes``, ``detector``, ``centre``...) and what the crop costs a request, with the
+    sidecar sent and without it (the face detector's path), wall seconds in this process."""
+    from avsep.serve.engine import Separator
+
+    separator = Separator.from_uri(folder)
+    separator.video_frames(video_input(video, sidecar))  # warm-up: first-call imports
+    out = {}
+    for key, given in (("sent", sidecar), ("without_sidecar", None)):
+        start = time.perf_counter()
+        _, how = separator.video_frames(video_input(video, given))
+        out[key] = {"crop_method": how, "crop_s": time.perf_counter() - start}
+    return out
 
 
 def package_fresh_model(name: str, preset: str) -> tuple[str, object]:
@@ -203,7 +249,7 @@ async def load(url: str, files: dict, clients: int, requests: int) -> dict[str, 
         await asyncio.gather(*(worker(client) for _ in range(clients)))
     wall = time.perf_counter() - start
     ordered = sorted(latencies)
-    return {"clients": clients, "requests": requests,
+    return {"clients": clients, "requests": requests, "wall_s": wall,
             "p50_s": statistics.median(ordered),
             "p99_s": ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))],
             "requests_per_s": requests / wall}
@@ -243,12 +289,15 @@ def serve_figures(folder: str, files: dict, args, batching: bool, modes_left: in
                 break
             before, load_before = cpu.seconds(), loadavg()
             level = asyncio.run(load(url, files, clients, requests))
+            # processing time per second of audio served at this level (all clients together)
+            level["real_time_factor"] = level["wall_s"] / (requests * args.seconds)
             level["replica_cpu_s_per_request"] = (cpu.seconds() - before) / level["requests"]
             level["loadavg_before_after"] = [load_before, loadavg()]
             calls = httpx.get(f"{base}/info", timeout=60).json()["runtime"].get("batcher_calls")
             level["mean_chunks_per_batcher_call"] = calls and calls["mean_chunks"]
             figures["levels"].append(level)
             print(f"  batching={'on ' if batching else 'off'} clients={clients:2d}  "
+                  f"real-time factor {level['real_time_factor']:.3f} "
                   f"p50={level['p50_s']:.2f}s p99={level['p99_s']:.2f}s "
                   f"{level['requests_per_s']:.3f} req/s  replica "
                   f"{level['replica_cpu_s_per_request']:.3f} CPU-s/request  load "
@@ -260,7 +309,8 @@ def serve_figures(folder: str, files: dict, args, batching: bool, modes_left: in
     return figures
 
 
-ENGINE_CHOICES = ("torch:fp32", "torch:bf16", "onnxruntime:fp32", "auto:fp32")
+ENGINE_CHOICES = ("torch:fp32", "torch:bf16", "onnxruntime:fp32", "auto:fp32", "auto:auto")
+RTF_GOALS = {"mmdensenet": 0.12, "ynet": 0.6, "cunet": 0.1}  # issue #21 item 2 (cunet: #13)
 
 
 def measure_model(name: str, args, audio: np.ndarray) -> dict:
@@ -276,13 +326,23 @@ def measure_package(name: str, folder: str, model, args, audio: np.ndarray) -> d
     spec = model.spec
     files = {"audio": ("clip.wav", wav_bytes(audio), "audio/wav")}
     videos = []
+    result: dict = {"repeats": [], "crop_method": None}
     if "video" in model.inputs:
-        from avsep.serve.upload import decode_video
-
-        video = mp4_bytes(args.seconds, spec.fps, tuple(spec.crop))
+        video, sidecar = singer_video(args.seconds, spec.fps)
+        sidecar = None if args.no_sidecar else sidecar
         files["video"] = ("clip.mp4", video, "video/mp4")
-        videos = [decode_video(video, spec.fps, tuple(spec.crop))]
-    result: dict = {"repeats": []}
+        if sidecar:
+            files["boxes"] = ("clip.boxes.json", sidecar, "application/json")
+        videos = [video_input(video, sidecar)]
+        result["video"] = "the song's singer video as avsep synth renders it (112x112, " \
+                          f"{spec.fps:g} fps, H.264), " + \
+                          ("no boxes sidecar" if args.no_sidecar else "with its boxes sidecar")
+        result["crop"] = crop_figures(folder, video, sidecar)
+        result["crop_method"] = result["crop"]["sent"]["crop_method"]
+        print(f"{name}: video {result['video']}; crop method {result['crop_method']}; crop "
+              f"{result['crop']['sent']['crop_s']:.2f} s a request, without the sidecar "
+              f"({result['crop']['without_sidecar']['crop_method']}) "
+              f"{result['crop']['without_sidecar']['crop_s']:.2f} s", flush=True)
     for repeat in range(args.repeats):
         figures: dict = {"loadavg_start": loadavg()}
         for choice in args.engine:
@@ -308,9 +368,14 @@ def measure_package(name: str, folder: str, model, args, audio: np.ndarray) -> d
         result["repeats"].append(figures)
     runs = result["repeats"]
     measured = [r for r in runs if r["gain"]]  # a --budget may have skipped every level
+    goal = RTF_GOALS.get(name)
     result["goals"] = {
         "batching_never_slower": all(min(r["gain"].values()) >= 1.0 for r in measured)
         if measured else None,
+        "batching_never_below_0.95x": all(min(r["gain"].values()) >= 0.95 for r in measured)
+        if measured else None,
+        f"http_real_time_factor_met (<= {goal})": goal and all(
+            r["batching_on"]["real_time_factor"] <= goal for r in runs),
         "cpu_ratio_on_over_off": [r["cpu_ratio"] for r in runs],
         "gain_at_16_clients": [r["gain"].get("16") for r in runs],
         "gain_at_16_clients_met (>= 1.5)": all(r["gain"].get("16", 0) >= 1.5 for r in runs),
@@ -319,6 +384,40 @@ def measure_package(name: str, folder: str, model, args, audio: np.ndarray) -> d
                                             for r in runs),
     }
     return result
+
+
+def uptime() -> str:
+    """``uptime``'s line (the load averages over 1, 5 and 15 minutes)."""
+    import subprocess
+
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "load average: " + ", ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def summary(name: str, result: dict, umx: list) -> str:
+    """One model's figures of the last repeat in a few lines: real-time factor unbatched /
+    batched at each client count, the batch ratio, precision, crop method, open-unmix's."""
+    last = result["repeats"][-1]
+    on, off = last["batching_on"], last["batching_off"]
+    replica = on["replica"]
+    levels = {lv["clients"]: lv for lv in off["levels"]}
+    rows = [f"{c:2d} clients: {levels[c]['real_time_factor']:.3f} / {lv['real_time_factor']:.3f}"
+            f" (batch ratio {last['gain'][str(c)]:.2f})"
+            for lv in on["levels"] for c in [lv["clients"]] if c in levels]
+    umx_text = ", ".join(f"{v:.3f}" for v in umx if v is not None) or "not measured"
+    return (f"{name}: precision {replica['precision']} (backend {replica['backend']}, "
+            f"{replica['torch_threads']} threads, batching {replica['batching']}, cap "
+            f"{replica.get('max_chunks_per_call')} chunks); crop method "
+            f"{result['crop_method'] or 'none (audio only)'}"
+            + (f" ({result['video']}; without the sidecar the detector's crop takes "
+               f"{result['crop']['without_sidecar']['crop_s']:.2f} s a request)"
+               if result.get("crop") else "") + "\n"
+            f"  HTTP real-time factor of one request: unbatched {off['real_time_factor']:.3f}, "
+            f"batched {on['real_time_factor']:.3f}; open-unmix UMX-HQ engine, same run: "
+            f"{umx_text}\n  real-time factor unbatched / batched (throughput):\n    "
+            + "\n    ".join(rows))
 
 
 def main() -> None:
@@ -332,7 +431,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads (default 0: every core)")
     parser.add_argument("--max-batch-size", type=int, default=8)
-    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                        help="of the served model (avsep serve --precision; default auto)")
     parser.add_argument("--backend", choices=("auto", "torch", "onnxruntime"), default="auto")
     parser.add_argument("--levels", default="1,4,16", help="concurrent clients, comma-separated")
     parser.add_argument("--port", type=int, default=8765)
@@ -344,19 +444,22 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=3,
                         help="one-client requests for the HTTP real-time factor (median)")
     parser.add_argument("--openunmix", type=int, default=1, help="0: skip open-unmix's figure")
+    parser.add_argument("--no-sidecar", action="store_true",
+                        help="AV models: upload the video without its boxes sidecar (the crop "
+                             "chain then runs the face detector on every request)")
     parser.add_argument("--budget", type=float, default=0.0,
                         help="seconds; past them no further concurrency level starts (0: none)")
     parser.add_argument("--final", action="store_true",
                         help="the issue's final set in <= 8 min on a quiet 2-core machine: "
                              "--zoo-models cunet,mmdensenet,ynet --repeats 1 --levels 1,4,16 "
-                             "--requests 1 (one per client) --engine auto:fp32 --engine-rounds 1 "
+                             "--requests 1 (one per client) --engine auto:auto --engine-rounds 1 "
                              "--single 2 --openunmix 1 --budget 420 --out serve_load_final")
     args = parser.parse_args()
     if args.final:
         args.zoo_models, args.repeats, args.levels, args.requests = \
             "cunet,mmdensenet,ynet", 1, "1,4,16", 1
         args.engine, args.engine_rounds, args.single, args.budget, args.out = \
-            "auto:fp32", 1, 2, 420.0, "serve_load_final"
+            "auto:auto", 1, 2, 420.0, "serve_load_final"
         args.openunmix = 1
     args.engine = [e.strip() for e in args.engine.split(",") if e.strip()]
     bad = [e for e in args.engine if e not in ENGINE_CHOICES]
@@ -380,18 +483,27 @@ def main() -> None:
            for _ in range(args.repeats if args.openunmix else 0)]
     figures["openunmix_umxhq_engine_real_time_factor"] = umx
     print(f"open-unmix (UMX-HQ size, 1 Wiener iteration) real-time factor: {umx}", flush=True)
+    figures["uptime_start"] = uptime()
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
              configure_logging=False)
+    started = time.perf_counter()
     try:
         for name in args.zoo_models.split(","):
             figures[name] = measure_model(name, args, audio)
             figures["loadavg_end"] = loadavg()
+            figures["uptime_end"] = uptime()
             save(args.out, figures)  # after every model: a long run keeps what it measured
     finally:
         from ray import serve
 
         serve.shutdown()
         ray.shutdown()
+    print(f"\n=== {args.seconds:g} s stereo upload, {args.threads} threads, "
+          f"{time.perf_counter() - started:.0f} s of serving measurements ===")
+    for name in args.zoo_models.split(","):
+        print(summary(name, figures[name], umx))
+        print(f"  goals: {figures[name]['goals']}")
+    print(f"uptime at start: {figures['uptime_start']}\nuptime at end:   {figures['uptime_end']}")
 
 
 if __name__ == "__main__":
