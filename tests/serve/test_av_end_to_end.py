@@ -92,7 +92,8 @@ def test_an_av_model_separates_its_test_song_from_the_video_through_separate_and
     env = {**os.environ, "TQDM_DISABLE": "1"}
     done = subprocess.run(
         [sys.executable, "-m", "avsep.cli", "separate", str(video), "--model", av_model.uri,
-         "--mlflow-uri", av_model.tracking_uri, "--out", str(tmp_path / "stems")],
+         "--mlflow-uri", av_model.tracking_uri, "--out", str(tmp_path / "stems"),
+         "--precision", "fp32"],  # the app below serves fp32 (app_args' default)
         env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert "Wiener iterations" in done.stderr and "cropped by" not in done.stderr

@@ -77,7 +77,8 @@ def test_http_separation_beats_the_mixture_and_matches_avsep_separate(served, ch
     env = {**os.environ, "TQDM_DISABLE": "1"}
     subprocess.run([sys.executable, "-m", "avsep.cli", "separate", str(song), "--model",
                     champion.model_uri, "--mlflow-uri", champion.tracking_uri, "--out",
-                    str(tmp_path / "stems")], check=True, env=env, capture_output=True)
+                    str(tmp_path / "stems"), "--precision", "fp32"],  # as the app serves
+                   check=True, env=env, capture_output=True)
     for name, audio in separated.items():
         local, rate = sf.read(tmp_path / "stems" / "mix" / f"{name}.wav", dtype="float32",
                               always_2d=True)
