@@ -302,3 +302,32 @@ def test_same_size_damage_fails_the_trial_with_its_message(tmp_path: Path, monke
     assert "checksum mismatch" in last[-3]
     fix = rewrite_command(json.loads((cache / "index.json").read_text()), cache.resolve())
     assert last[-2:] == ["rewrite it with:", f"  {fix}"]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_eval_names_a_damaged_test_file(damage: str, tmp_path: Path, monkeypatch) -> None:
+    import torch
+
+    from avsep.models import build
+    from avsep.models.package import save_model_package
+
+    monkeypatch.setenv("AVSEP_HOME", str(tmp_path / "home"))
+    config = {"name": "mmdensenet", "preset": "tiny"}
+    torch.manual_seed(0)
+    package = save_model_package(build(config), config, tmp_path / "model")
+    cache = make_demo_cache(tmp_path / "cache", sample_rate=build(config).spec.stft.sample_rate,
+                            seconds=2.0, singers={"train": 1, "val": 1, "test": 1},
+                            extra_vocals=0, instruments=("violin",), solos=0, ensembles=0)
+    victim = load_cache(cache).split("test")[0].by_role("vocals")[0].audio
+    if damage == "truncate":
+        truncate(victim)
+    else:
+        flip_byte(victim)
+    code, text = run_cli("eval", "--model", str(package), "--data", str(cache), "--out",
+                         str(tmp_path / "report"), "--test-seconds", "1", "--max-items", "1",
+                         "--conditions", "plain")
+    assert code == 2, text
+    assert f"avsep eval: {victim}: " in text
+    assert ("truncated" if damage == "truncate" else "checksum mismatch") in text
+    assert f"avsep prepare --layout LAYOUT --root /path/to/dataset --out {cache}" in text
+    assert not (tmp_path / "report" / "eval.md").exists()
