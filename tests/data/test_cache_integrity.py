@@ -331,3 +331,23 @@ def test_eval_names_a_damaged_test_file(damage: str, tmp_path: Path, monkeypatch
     assert ("truncated" if damage == "truncate" else "checksum mismatch") in text
     assert f"avsep prepare --layout LAYOUT --root /path/to/dataset --out {cache}" in text
     assert not (tmp_path / "report" / "eval.md").exists()
+
+
+def test_the_printed_prepare_command_rewrites_the_damaged_file(tmp_path: Path) -> None:
+    import shlex
+
+    root, cache = tl.musdb_tree(tmp_path / "musdb"), tmp_path / "cache"
+    code, _ = run_cli("prepare", "--layout", "musdb18", "--root", str(root), "--out", str(cache),
+                      "--sample-rate", "8000")
+    assert code == 0
+    victim = next((cache / "tracks").glob("*/audio/drums.npy"))
+    recorded = sha256(victim)
+    truncate(victim, 64)
+    with pytest.raises(CacheIntegrityError) as err:
+        check_sizes(cache)
+    command = str(err.value).split("rewrite it with:\n  ", 1)[1]
+    assert command == (f"avsep prepare --layout musdb18 --root {root.resolve()} --out "
+                       f"{cache.resolve()} --sample-rate 8000")
+    code, text = run_cli(*shlex.split(command)[1:])  # as printed
+    assert code == 0 and "wrote 1 track(s), reused 2" in text
+    assert sha256(victim) == recorded and check_sizes(cache) == 15
