@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = ("Unset, --epochs, --seeds, --minutes, --train-length, --lr and --batch-size "
                      "take the paper's tiny scale (the runs of docs/results.md) at --preset "
                      "tiny and the paper's own protocol at --preset paper (its epochs, batch "
-                     "size, optimiser, lr schedule and early stopping), else 3 epochs, 2 seeds, "
+                     "size, optimiser, lr schedule and early stopping), else 3 epochs, 3 seeds, "
                      "4 minutes, 256 mixtures and the paper points' own lr and batch size.")
     add_mlflow(parser)
     add_cluster(parser, "reproduction", "paper and --out")

@@ -43,7 +43,7 @@ class ReproduceOptions:
     out: Path
     preset: str = "tiny"
     epochs: int = 3
-    seeds: int = 2
+    seeds: int = 3
     layout: str | None = None
     root: Path | None = None
     train_length: int = 256

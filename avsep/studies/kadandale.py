@@ -48,7 +48,7 @@ STUDY = Study(
                       "vs 5.03 dB (Y-Net-mr, E2E)"),
     ),
     stages=(("vocalist",), ("ynet_e2e", "ynet_pt")),
-    tiny_scale=(("epochs", 16), ("seeds", 1), ("minutes", 12.0), ("train_length", 512),
+    tiny_scale=(("epochs", 16), ("seeds", 3), ("minutes", 12.0), ("train_length", 512),
                 ("lr", 1e-3), ("batch_size", 16)),
     paper_scale=(("seeds", 3),),
 )

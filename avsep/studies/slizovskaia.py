@@ -59,7 +59,7 @@ STUDY = Study(
           "label-multiply findings compare exp 11 with exp 6, both at W = 2. The paper trains "
           "on Solos and tests on URMP: `--train-layout solos --train-root SOLOS --layout urmp "
           "--root URMP`.",
-    tiny_scale=(("epochs", 30), ("seeds", 2), ("minutes", 20.0), ("lr", 1e-3), ("batch_size", 8)),
+    tiny_scale=(("epochs", 30), ("seeds", 3), ("minutes", 20.0), ("lr", 1e-3), ("batch_size", 8)),
     paper_scale=(("epochs", 1000), ("seeds", 3), ("train_length", 3200), ("batch_size", 32)),
     paper_train=(("lr_schedule", "plateau_half"), ("lr_patience", 250), ("patience", 1000)),
     train_layouts=("solos",),

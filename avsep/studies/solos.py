@@ -58,7 +58,7 @@ STUDY = Study(
           "test excerpts. Our Sound of Pixels has 7 U-Net blocks (the paper's SoP on Solos: "
           "5). Both papers train on Solos and test on URMP: `--train-layout solos --train-root "
           "SOLOS --layout urmp --root URMP`.",
-    tiny_scale=(("epochs", 30), ("seeds", 2), ("minutes", 20.0), ("lr", 1e-3), ("batch_size", 8)),
+    tiny_scale=(("epochs", 30), ("seeds", 3), ("minutes", 20.0), ("lr", 1e-3), ("batch_size", 8)),
     paper_scale=(("epochs", 1000), ("seeds", 3), ("train_length", 3200)),
     paper_train=(("patience", 1000),),
     train_layouts=("solos",),

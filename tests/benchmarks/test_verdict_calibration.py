@@ -33,3 +33,17 @@ def test_few_excerpts_null_effect_t_interval_is_calibrated_percentile_is_not(
     summary = verdict_calibration.summary([cell])
     assert summary["coverage_min"] == cell.coverage["t"]
     assert summary["false_holds_max"] == cell.holds["t"]
+
+
+def test_two_seeds_never_hold_by_rule_though_the_interval_may_exclude_zero(
+        verdict_calibration):
+    """30 excerpts x 2 seeds, no effect: the spread between training runs rests on one
+    degree of freedom, so ``MIN_SEEDS`` (3) keeps "holds" at 0 while the interval alone
+    would claim an effect in some replications (the benchmark measures how often)."""
+    cell = verdict_calibration.run_cell(30, 2, 0.0, replications=150, seed=0, resamples=200)
+    assert cell.holds["t"] == 0.0 and cell.holds["paired_t"] == 0.0
+    assert cell.above["t"] == pytest.approx(2 / 150)
+    assert 0.9 <= cell.coverage["t"] <= 1.0
+    summary = verdict_calibration.summary([cell])
+    assert summary["false_holds_max"] == 0.0
+    assert summary["above_zero_below_min_seeds_max"] == cell.above["t"]

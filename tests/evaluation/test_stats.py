@@ -82,6 +82,10 @@ def test_fewer_than_five_excerpts_or_one_seed_is_inconclusive():
     one_seed = paired_difference(arm_rows(base + 5.0), arm_rows(base), "sdr")
     assert one_seed.low > 0 and one_seed.verdict == "inconclusive"
     assert "one seed" in one_seed.reason
+    base = noisy(rng, 2, 30)  # two seeds: their spread rests on one degree of freedom
+    two_seeds = paired_difference(arm_rows(base + 5.0), arm_rows(base), "sdr")
+    assert two_seeds.low > 0 and two_seeds.verdict == "inconclusive"
+    assert "2 seeds" in two_seeds.reason and "needs 3" in two_seeds.reason
 
 
 def test_cells_aggregate_inside_the_excerpt_with_the_findings_statistic():
@@ -93,7 +97,7 @@ def test_cells_aggregate_inside_the_excerpt_with_the_findings_statistic():
 
 
 def test_lower_is_better_metrics_turn_around_and_constant_gains_hold():
-    a, b = arm_rows(np.full((2, 6), -30.0)), arm_rows(np.full((2, 6), -20.0))
+    a, b = arm_rows(np.full((3, 6), -30.0)), arm_rows(np.full((3, 6), -20.0))
     estimate_ = paired_difference(a, b, "sdr", sign=-1.0)
     assert estimate_.value == 10.0 and estimate_.verdict == "holds"
 
@@ -102,7 +106,7 @@ def test_disjoint_source_layouts_pair_on_the_excerpt():
     """A 13-slot U-Net against an N-stream model: slots averaged inside each excerpt, then
     paired on (seed, excerpt)."""
     rng = np.random.default_rng(4)
-    base = noisy(rng, 2, 6)
+    base = noisy(rng, 3, 6)
     a = pd.concat([arm_rows(base + 2.0, source="cello"), arm_rows(base + 4.0, source="flute")])
     b = arm_rows(base, source="source1")
     estimate_ = paired_difference(a, b, "sdr")
@@ -117,9 +121,10 @@ def test_rows_without_their_excerpt_are_refused_with_the_fix():
 
 
 def test_paper_tests_match_scipy_on_hand_tables():
-    # 6 excerpts x 2 seeds of differences: the tests see the 6 per-excerpt means
+    # 6 excerpts x 3 seeds of differences: the tests see the 6 per-excerpt means
     table = np.array([[0.5, 1.2, -0.3, 2.0, 0.9, 1.1],
-                      [0.7, 0.8, 0.1, 1.6, 1.3, 0.5]])
+                      [0.7, 0.8, 0.1, 1.6, 1.3, 0.5],
+                      [0.6, 1.0, -0.1, 1.8, 1.1, 0.8]])
     per_excerpt = table.mean(axis=0)
     wilcoxon = estimate(table, test="wilcoxon")
     assert wilcoxon.p_value == pytest.approx(scipy_stats.wilcoxon(per_excerpt).pvalue)
@@ -132,7 +137,7 @@ def test_paper_tests_match_scipy_on_hand_tables():
     assert paired_t.p_value < 0.05 and paired_t.verdict == "holds"
     assert wilcoxon.verdict == "inconclusive"  # Wilcoxon on 6 excerpts: p >= 1/32 at best
     # the same through rows: two arms, windows inside the excerpts
-    a_rows, b_rows = arm_rows(np.tile(table[:, :, None], 3) + 5.0), arm_rows(np.full((2, 6), 5.0))
+    a_rows, b_rows = arm_rows(np.tile(table[:, :, None], 3) + 5.0), arm_rows(np.full((3, 6), 5.0))
     cells = difference_cells(a_rows, b_rows, "sdr")
     assert cells.to_numpy() == pytest.approx(table)
     assert paper_test(per_excerpt, "paired_t") == pytest.approx(paired_t.p_value)
@@ -144,7 +149,7 @@ def test_a_trend_is_paired_on_the_excerpt():
     rows would show a weak rank correlation; per excerpt it is 1."""
     rng = np.random.default_rng(5)
     rows = []
-    for seed in range(2):
+    for seed in range(3):
         for e in range(8):
             level = rng.normal(0, 20)
             for context in (5, 10, 15, 20):
@@ -154,7 +159,7 @@ def test_a_trend_is_paired_on_the_excerpt():
     pooled = scipy_stats.spearmanr(frame["context"], frame["acc"]).statistic
     up = trend(frame, "context", "acc")
     assert pooled < 0.5 and up.value == pytest.approx(1.0)
-    assert up.verdict == "holds" and up.sample == "8 excerpts x 2 seeds"
+    assert up.verdict == "holds" and up.sample == "8 excerpts x 3 seeds"
     assert trend(frame, "context", "acc", sign=-1.0).verdict == "does not hold"
     flat = frame.assign(acc=1.0)  # no variation inside any excerpt: rho 0 each
     assert trend(flat, "context", "acc").value == 0.0

@@ -37,7 +37,7 @@ def test_findings_are_judged_from_rows():
 
     rows = []
     rng = np.random.default_rng(0)
-    for seed in range(2):
+    for seed in range(3):
         for item in range(6):
             base = rng.normal(0, 2)
             for arm, gain in (("a", 2.0), ("b", 0.0)):
@@ -53,7 +53,7 @@ def test_findings_are_judged_from_rows():
                   (better,))
     table = findings_table(study, frame)
     assert table[0]["verdict"] == "holds"
-    assert judge(better, frame).n_excerpts == 6 and judge(better, frame).n_seeds == 2
+    assert judge(better, frame).n_excerpts == 6 and judge(better, frame).n_seeds == 3
     assert table[0]["ours_means"]["a"] - table[0]["ours_means"]["b"] == pytest.approx(2.0)
 
 
