@@ -128,7 +128,7 @@ def _close_runs(plan: Plan, results: Any) -> None:
     run from its Tune result; both wait for an absent tracking server up to the outage limit."""
     import mlflow
 
-    from avsep.tracking.spool import OutageClock
+    from avsep.tracking.spool import OutageClock, PatientClient
     from avsep.tracking.store import configure, replay_spools
 
     limit = plan.options.tracking_outage_limit
@@ -140,7 +140,7 @@ def _close_runs(plan: Plan, results: Any) -> None:
     configure(plan.mlflow_uri)
     client = mlflow.MlflowClient()
     if not plan.mlflow_uri.startswith("sqlite:"):
-        client = _Patient(client, clock)
+        client = PatientClient(client, clock)
     for result in results:
         run_id = (result.metrics or {}).get("mlflow_run_id")
         if not run_id:
@@ -151,19 +151,6 @@ def _close_runs(plan: Plan, results: Any) -> None:
         if not result.error and (result.metrics or {}).get("epoch", 0) < plan.options.max_epochs \
                 and not result.metrics.get("early_stopped"):
             client.set_tag(run_id, "stopped_by", "asha")
-
-
-class _Patient:
-    """``client``'s methods, each retried while the tracking server is away (``clock``)."""
-
-    def __init__(self, client: Any, clock: Any) -> None:
-        self._client, self._clock = client, clock
-
-    def __getattr__(self, name: str) -> Any:
-        from avsep.tracking.spool import patiently
-
-        method = getattr(self._client, name)
-        return lambda *args, **kwargs: patiently(self._clock, method, *args, **kwargs)
 
 
 def finish(plan: Plan, results: Any, seconds: float = 0.0,

@@ -15,9 +15,10 @@ upgrade, a crash, a pod move). Nothing is lost and no trial stops for it:
   (exponential back-off from 1 s to 30 s). Past the limit (``--tracking-outage-limit``,
   :data:`DEFAULT_OUTAGE_LIMIT_S`) it raises :class:`TrackingOutageError`, whose message names
   the URI and the limit.
-* :func:`patiently` runs one call against the server with the same clock: the study's parent
-  run, the driver closing the trials' runs, and the champion registration
-  (:func:`wait_for_server`) wait for the server this way.
+* :func:`patiently` runs one call against the server with the same clock (:class:`PatientClient`
+  every call of a client): creating a run, the driver closing the trials' runs, and the
+  champion registration and a resumed study (:func:`wait_for_server`) wait for the server
+  this way.
 
 Every call made here tries once (MLflow's own retries, ``MLFLOW_HTTP_REQUEST_MAX_RETRIES``
 with back-off up to about 4 minutes a request, are switched off inside :func:`fail_fast`): the
@@ -169,6 +170,17 @@ def patiently(clock: OutageClock, call: Callable[..., T], *args: Any, **kwargs: 
             continue
         clock.ok()
         return result
+
+
+class PatientClient:
+    """An ``MlflowClient`` whose every method is called :func:`patiently` with ``clock``."""
+
+    def __init__(self, client: Any, clock: OutageClock) -> None:
+        self._client, self._clock = client, clock
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+        return lambda *args, **kwargs: patiently(self._clock, method, *args, **kwargs)
 
 
 def wait_for_server(uri: str, limit_s: float = DEFAULT_OUTAGE_LIMIT_S,

@@ -16,6 +16,7 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 from avsep.tracking.spool import (
     OutageClock,
+    PatientClient,
     Spool,
     TrackingOutageError,
     deliver,
@@ -160,6 +161,23 @@ def test_patiently_retries_outages_only():
 
     with pytest.raises(MlflowException, match="bad param"):
         patiently(_clock(time), bad_request)  # a client error is raised at once
+
+
+def test_a_patient_client_retries_each_call():
+    time = FakeTime()
+
+    class Client:
+        calls = 0
+
+        def set_tag(self, run_id: str, key: str, value: str) -> str:
+            self.calls += 1
+            if self.calls < 3:
+                raise requests.exceptions.ConnectionError("refused")
+            return f"{run_id}:{key}={value}"
+
+    client = PatientClient(Client(), _clock(time))
+    assert client.set_tag("r1", "stopped_by", "asha") == "r1:stopped_by=asha"
+    assert time.now == 3.0  # waited 1 s, then 2 s
 
 
 def test_what_counts_as_an_outage():
