@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -25,9 +26,10 @@ SECONDS = 8.0
 
 
 def _rss_mb(pid: int) -> float:
-    import psutil
-
-    return psutil.Process(pid).memory_info().rss / 2**20
+    """Resident memory of process ``pid`` in MiB (Linux: ``VmRSS`` of /proc/PID/status)."""
+    line = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                if line.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
 
 
 def _proxy_pid() -> int:
