@@ -8,6 +8,7 @@ and 0.14 s with 1 at load 3.5, measured), while the tiny models gain little from
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,9 +17,58 @@ import torch
 os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
 os.environ.setdefault("TQDM_DISABLE", "1")
 torch.set_num_threads(1)
+TESTS = Path(__file__).resolve().parent
 
 
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
     np.random.seed(0)
+
+
+
+# --- Parallel runs (pytest-xdist; scripts/test.sh runs `-n 2 --dist loadgroup`) -------------
+#
+# A whole worker runs each group, in collection order. A group is a test module (so its
+# module-scoped fixtures, e.g. one local Ray, start once), except the folders whose session- or
+# package-scoped fixtures are costly or must exist once:
+#   cluster/  one `avsep cluster local` for the package (network namespaces, fixed subnets and
+#             names; its namespace probe has a fixed name too): never two at once;
+#   serve/    the session's trained ``champion`` (a real search) and its Serve apps;
+#   e2e/      the session's synthetic corpus and local Ray.
+# xdist 3.8's own ``xdist_group`` marks do nothing under pytest 9 (it renames ``item._nodeid``,
+# which pytest 9 no longer reads), so the grouping is this scheduler's, by node id. The groups
+# that take longest come first in the collection (``HEAVY``), so that no worker is left with a
+# long one at the end; the order inside a group is kept (cluster/ relies on it).
+FOLDER_GROUPS = ("cluster", "serve", "e2e")
+HEAVY = ("cluster", "tests/studies/test_reproduce_smoke.py", "serve", "e2e",
+         "tests/platform/test_tune.py", "tests/studies/test_reproduce_concurrent.py")
+
+
+def group_of(nodeid: str) -> str:
+    """The group of the test ``nodeid`` (``tests/<folder>/<module>.py::<name>``)."""
+    module = nodeid.split("::", 1)[0]
+    parts = module.split("/")
+    if len(parts) > 2 and parts[0] == "tests" and parts[1] in FOLDER_GROUPS:
+        return parts[1]
+    return module
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {group: i for i, group in enumerate(HEAVY)}
+    items.sort(key=lambda item: rank.get(group_of(item.nodeid), len(HEAVY)))  # stable
+
+
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: absent without xdist
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """Under ``--dist loadgroup``: xdist's scope scheduler with :func:`group_of` as the
+    scope (each group goes to one worker)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return GroupScheduling(config, log)

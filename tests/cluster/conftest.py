@@ -3,7 +3,9 @@ package, and a tiny ``av_singing`` cache on its shared storage.
 
 The cluster is package-scoped (``tests/cluster/__init__.py`` makes this folder a package): it
 starts before the first test that asks for it and is stopped after the last test of the
-package, so the rest of the suite never runs beside it. Tests run in module order, and the
+package. Under ``scripts/test.sh`` (two pytest-xdist workers) the whole folder is one group,
+run by one worker while the other runs the rest of the suite (``tests/conftest.py``), so there
+is never a second cluster (or namespace probe) beside it. Tests run in module order, and the
 node-kill test is the last test of the last module that uses the cluster
 (``test_survival.py``), so no later test meets a dead node. Skips with the reason when
 namespaces are not permitted. Teardown runs ``down`` even when a test fails, so no process,
