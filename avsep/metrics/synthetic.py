@@ -49,3 +49,23 @@ def degraded_estimates(references: np.ndarray, seed: int = 0, leak: float = 0.15
         out[s] = (filtered + leak * (mixture - references[s])
                   + noise * rng.standard_normal(references[s].shape))
     return out
+
+
+def recorded_sources(num_sources: int, seconds: float, sample_rate: int, channels: int = 2,
+                     seed: int = 0, floor_db: float = -80.0) -> np.ndarray:
+    """(sources, samples, channels) instrument stems as a recording gives them.
+
+    The notes of :func:`structured_sources` without their broadband noise, each stem scaled
+    to a peak of -1 dBFS, plus white noise ``floor_db`` dB below full scale (any recording's
+    noise floor; -90 to -60 dB for real stems). The floor keeps BSS Eval's Gram matrix
+    invertible; noiseless notes (:func:`structured_sources` with ``noise=0``) leave it
+    numerically singular, like SoundFont renders and pure tones.
+    """
+    if not isinstance(floor_db, (int, float)) or not -200.0 <= floor_db < 0.0:
+        raise ValueError(f"floor_db: expected a noise floor in dB below full scale "
+                         f"(e.g. -80), got {floor_db!r}")
+    stems = structured_sources(num_sources, seconds, sample_rate, channels, seed, noise=0.0)
+    peak = np.abs(stems).max(axis=(1, 2), keepdims=True)
+    stems *= 10 ** (-1 / 20) / np.where(peak > 0, peak, 1.0)
+    rng = np.random.default_rng(seed + 10_000)
+    return stems + 10 ** (floor_db / 20) * rng.standard_normal(stems.shape)

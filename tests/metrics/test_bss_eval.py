@@ -47,12 +47,12 @@ def _structured_case(sources: int, channels: int, seconds: float, seed: int
 
 
 def assert_matches_museval(refs: np.ndarray, ests: np.ndarray, window: float | None,
-                           hop: float | None, filters_len: int = 512
+                           hop: float | None, filters_len: int = 512, sample_rate: int = SR
                            ) -> dict[str, np.ndarray]:
-    win = math.inf if window is None else int(window * SR)
-    step = math.inf if hop is None else int(hop * SR)
+    win = math.inf if window is None else int(window * sample_rate)
+    step = math.inf if hop is None else int(hop * sample_rate)
     expected = museval_v4(refs, ests, win, step, filters_len)
-    got = bss_eval(refs, ests, SR, window=window, hop=hop, filters_len=filters_len)
+    got = bss_eval(refs, ests, sample_rate, window=window, hop=hop, filters_len=filters_len)
     for name in METRIC_NAMES:
         assert got[name].shape == expected[name].shape, name
         nan_expected = np.isnan(expected[name])
