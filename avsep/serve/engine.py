@@ -409,28 +409,38 @@ class Separator:
         outputs: list[torch.Tensor] = []
         autocast = torch.autocast(self.device.type, dtype=torch.bfloat16,
                                   enabled=self.precision == "bf16")
+        shared = None
+        if items and "video" in items[0] and hasattr(self.model, "encode_video"):
+            with autocast:
+                shared = self._shared_features(items, max_batch)
         for first in range(0, len(items), max_batch):
             group = items[first:first + max_batch]
             batch = {k: torch.stack([it[k] for it in group]).to(self.device) for k in group[0]}
+            if shared is not None:
+                batch["visual_features"] = shared[first:first + max_batch]
             with autocast:
-                if "video" in batch and hasattr(self.model, "encode_video"):
-                    batch["visual_features"] = self._shared_features(group)
                 estimates = self.model.separate(batch, wiener_iterations=wiener_iterations)
             outputs.extend(estimates.float().cpu().unbind(0))
         return outputs
 
-    def _shared_features(self, group: list[dict[str, torch.Tensor]]) -> torch.Tensor:
-        """Visual features (B, T, D) of a group's items, the encoder run once per distinct video.
+    def _shared_features(self, items: list[dict[str, torch.Tensor]],
+                         max_batch: int) -> torch.Tensor:
+        """Visual features (N, T, D) of ``items``, the encoder run once per distinct video (in
+        batches of ``max_batch`` videos).
 
         ``make_jobs`` gives every channel of a chunk the same video tensor (a mono model runs
-        once per channel), so a stereo upload's items share one encoder pass per chunk.
+        once per channel), so a stereo upload's items share one encoder pass per chunk, also
+        when the model's batch cap puts the two channels in separate calls.
         """
-        distinct: dict[int, int] = {}
-        for item in group:
-            distinct.setdefault(id(item["video"]), len(distinct))
-        videos = list({id(item["video"]): item["video"] for item in group}.values())
-        features = self.model.encode_video(torch.stack(videos).to(self.device))
-        return features[torch.tensor([distinct[id(item["video"])] for item in group])]
+        distinct: dict[int, torch.Tensor] = {}
+        for item in items:
+            distinct.setdefault(id(item["video"]), item["video"])
+        position = {key: i for i, key in enumerate(distinct)}
+        videos = list(distinct.values())
+        features = torch.cat([
+            self.model.encode_video(torch.stack(videos[i:i + max_batch]).to(self.device))
+            for i in range(0, len(videos), max_batch)])
+        return features[torch.tensor([position[id(item["video"])] for item in items])]
 
     def assemble(self, outputs: list[torch.Tensor], jobs: Jobs) -> dict[str, np.ndarray]:
         """Chunk outputs -> {stem name: (C, L) float32} at the request's rate and length.
