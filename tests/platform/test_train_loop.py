@@ -87,6 +87,34 @@ def test_train_one_epoch_then_resume_to_two(tiny_cache, tmp_path, mlflow_uri):
     assert {"model/config.json", "model/weights.safetensors"} <= model_files
 
 
+def test_training_goes_on_while_the_tracking_server_is_away(tiny_cache, tmp_path, mlflow_uri):
+    """A run resumed against a server that is gone: each epoch's metrics wait in the spool, in
+    order, and the run's end fails after the outage limit with a message naming the URI (the
+    one-epoch run before it, on sqlite, gives the checkpoint its MLflow run id)."""
+    import json
+    import socket
+
+    from avsep.tracking.spool import TrackingOutageError
+
+    first = _run(_cfg(tiny_cache, epochs=1), tmp_path, mlflow_uri)
+    run_id = first["state"]["mlflow_run_id"]
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        uri = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    with pytest.raises(TrackingOutageError, match=rf"{uri} unreachable .* limit of 8 s"):
+        _run(_cfg(tiny_cache, epochs=3), tmp_path, uri, outage_limit_s=8)
+    state = torch.load(tmp_path / "checkpoint" / ckpt.STATE_FILE, weights_only=True)["state"]
+    ops = [json.loads(line) for line in
+           (tmp_path / "mlflow-spool" / run_id / "ops.jsonl").read_text().splitlines()]
+    assert ops[0]["op"] == "params" and ops[1]["op"] == "dict"
+    steps = [op["metrics"][0][3] for op in ops if op["op"] == "metrics"]
+    # every epoch trained while the server was away is spooled, once, in order (how many
+    # epochs fit in the limit depends on the machine's load)
+    assert steps == list(range(2, state["epoch"] + 1))
+    if state["epoch"] == 3:  # the run ended: it waited for the server, then gave up
+        assert ops[-1] == {"op": "terminate", "status": "FINISHED", "seq": len(ops) - 1}
+
+
 def test_nan_loss_raises_diverged(tiny_cache):
     cfg = _cfg(tiny_cache)
     model = build(cfg.model.build_dict())
