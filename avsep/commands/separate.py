@@ -119,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
     version = separator.payload.get("version")
     print(f"avsep separate: model {separator.name}"
           + (f" version {version}" if version else "")
-          + f" ({args.model}), Wiener iterations {wiener}", file=sys.stderr, flush=True)
+          + f" ({args.model}), Wiener iterations {wiener}, precision {separator.precision}",
+          file=sys.stderr, flush=True)
     out_root = args.out or DEFAULT_ROOT / separator.name
     failed = 0
     for file in args.files:

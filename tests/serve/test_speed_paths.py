@@ -191,3 +191,24 @@ def test_bf16_costs_the_trained_champion_at_most_the_measured_bound(champion):
         assert scores["fp32"] > 0.0  # a trained model: the comparison means something
         gaps.append(scores["bf16"] - scores["fp32"])
     assert gaps and max(abs(g) for g in gaps) <= 0.05, gaps
+
+
+def test_avsep_separate_runs_at_the_precision_flag_and_says_which(tmp_path, capsys):
+    import soundfile as sf
+
+    from avsep.cli import main
+    from avsep.models.package import save_model_package
+
+    config = {"name": "mmdensenet", "preset": "tiny"}
+    package = save_model_package(build(config), config, tmp_path / "pkg")
+    song = tmp_path / "song.wav"
+    rng = np.random.default_rng(0)
+    sf.write(song, (0.3 * rng.standard_normal((4800, 2))).astype(np.float32), 3200)
+    stems = {}
+    for flag in ("fp32", "bf16"):
+        assert main(["separate", str(song), "--model", str(package), "--precision", flag,
+                     "--out", str(tmp_path / flag)]) == 0
+        assert f"precision {flag}" in capsys.readouterr().err
+        stems[flag] = sf.read(tmp_path / flag / "song" / "vocals.wav")[0]
+    difference = np.abs(stems["fp32"] - stems["bf16"]).max()
+    assert 0 < difference < 0.1 * np.abs(stems["fp32"]).max()  # the flag switches the network
