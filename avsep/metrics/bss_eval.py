@@ -34,7 +34,8 @@ copying museval's loops:
   7 dB on four stereo tones), so that item's filters are recomputed by
   :mod:`avsep.metrics.museval_filters`, which repeats museval's arithmetic step for step
   (``np.linalg.solve``, then ``lstsq``), at museval's cost;
-* the per-window filtering is done in the frequency domain for all windows at once, and the
+* the per-window filtering is done in the frequency domain for all windows at once (``P``
+  and the block-diagonal ``P_j`` stacked in one matrix per frequency, one product), and the
   energies of the filtered signals come from Parseval's identity, so no inverse FFT is
   needed; the ``|e - s_true|²`` and ``|s_true|²`` terms are summed in the time domain;
 * on the CPU the FFTs and batched complex products go through scipy/numpy
@@ -42,11 +43,15 @@ copying museval's loops:
   recursion runs in numpy, and torch's own ops run on one thread
   (:mod:`avsep.audio.threads`).
 
-Speed (``benchmarks/bss_eval_speed.py``, 4 stereo sources at 44.1 kHz, loaded 2-core box):
-8 s in 0.30 s of CPU time against museval's 9.1 s (31x), 30 s in 0.72 s against 20.0 s (28x);
-the Levinson solves are a fixed ~0.08 s, the rest grows with the length. Signals of full
-length are never copied for the correlations (blocks are views; only edge blocks are padded):
-on the test box every fresh large buffer paid for its page faults.
+Speed (``benchmarks/bss_eval_speed.py``, 4 stereo sources, loaded 2-core box; see
+``docs/evaluation.md``): recorded-like stems (notes over a -80 dB floor), 8 and 30 s at
+44.1 and 48 kHz, 17-30x museval's wall time and 14-19x its CPU time at load 13-25;
+noiseless stems take the fallback above and run at ~1x. At 8 s/48 kHz on one thread:
+correlations ~1/3 of the time, the Levinson solves ~1/6 (the 4 stereo own-source systems
+mostly in numpy call overhead), the windows ~1/2 (FFTs of windows and filters, one stacked
+product per frequency that applies ``P`` and ``P_j`` together). Signals of full length are
+never copied for the correlations (blocks are views; only edge blocks are padded): on the
+test box every fresh large buffer paid for its page faults.
 
 Inputs follow museval: ``(sources, samples, channels)``. A reference or estimate that is
 silent over the whole signal makes museval raise; here every frame of that item is simply
