@@ -147,7 +147,7 @@ HOW_TO_READ = (
     "source slots and conditions of one excerpt are one unit. The interval is a hierarchical "
     "bootstrap t-interval over seeds and excerpts (95 %); 'holds' needs it above 0 and, where "
     "the paper names a test, that test at p < 0.05 on the per-excerpt values. Fewer than 5 "
-    "excerpts or a single seed: inconclusive. See docs/evaluation.md.")
+    "excerpts or 3 seeds: inconclusive. See docs/evaluation.md.")
 
 
 def write_report(folder: Path, title: str, header: str, table: Sequence[Mapping[str, Any]],
