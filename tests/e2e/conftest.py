@@ -1,4 +1,4 @@
-"""Fixtures of the end-to-end tests: one synthetic corpus and one local Ray for the session."""
+"""Fixtures of the end-to-end tests: one synthetic corpus a session, one local Ray a module."""
 
 from __future__ import annotations
 
@@ -26,8 +26,10 @@ def home(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def local_ray():
+    """A local Ray per module: shut down when the module ends, so that under the test
+    command's two xdist workers no later group on this worker finds it running."""
     import ray
 
     os.environ["RAY_CHDIR_TO_TRIAL_DIR"] = "0"
