@@ -5,6 +5,7 @@ Only names this module was given are touched; every call is a plain ``ip`` comma
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 
@@ -20,8 +21,9 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 
 def namespaces_permitted() -> tuple[bool, str]:
-    """Whether ``ip netns add`` works here; (False, reason) when not (not root, no ``ip``)."""
-    probe = "avsep-probe"
+    """Whether ``ip netns add`` works here; (False, reason) when not (not root, no ``ip``).
+    The probe namespace is named after this process, so two checks at once do not collide."""
+    probe = f"avsep-probe-{os.getpid()}"
     try:
         done = _ip("netns", "add", probe, check=False)
     except FileNotFoundError:
