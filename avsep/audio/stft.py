@@ -61,7 +61,10 @@ class STFTConfig:
 
 @lru_cache(maxsize=32)
 def _cached_window(length: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    return torch.hann_window(length, periodic=True, device=device, dtype=dtype)
+    # made outside inference mode even when first asked for inside it (serving): an inference
+    # tensor in the cache would break every later autograd use in the process (training)
+    with torch.inference_mode(False):
+        return torch.hann_window(length, periodic=True, device=device, dtype=dtype)
 
 
 def window(config: STFTConfig, device: torch.device, dtype: torch.dtype) -> torch.Tensor:

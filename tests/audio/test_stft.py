@@ -119,3 +119,19 @@ def test_gradients_flow_through_round_trip() -> None:
     x = torch.randn(1600, requires_grad=True)
     istft(stft(x, config) * 2.0, config, length=1600).sum().backward()
     assert torch.allclose(x.grad, torch.full_like(x, 2.0), atol=1e-4)
+
+
+def test_a_window_first_made_in_inference_mode_still_serves_autograd():
+    """Serving runs in inference mode; the cached window it creates must not break a later
+    training step in the same process."""
+    from avsep.audio.stft import STFTConfig, _cached_window, istft, stft
+
+    _cached_window.cache_clear()
+    config = STFTConfig(sample_rate=8000, n_fft=256, hop_length=64)
+    with torch.inference_mode():
+        stft(torch.randn(1, 4000), config)
+    wave = torch.randn(1, 4000, requires_grad=True)
+    back = istft(stft(wave, config), config, length=4000)
+    back.pow(2).sum().backward()
+    assert wave.grad is not None and torch.isfinite(wave.grad).all()
+    assert float((back - wave).abs().max()) < 1e-4
