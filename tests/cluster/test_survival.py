@@ -13,6 +13,7 @@ The node-kill test is the last test of the package's shared cluster (see conftes
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -41,6 +42,19 @@ def _wait_for(what: str, ready, proc: subprocess.Popen, timeout_s: float = 420.0
 
 def _epochs(rows: list[dict]) -> list[int]:
     return [int(r["epoch"]) for r in rows]
+
+
+def _checkpoint_recorded(experiment: Path, trial_id: str) -> bool:
+    """Whether a saved experiment state of ``experiment`` lists a checkpoint of ``trial_id``
+    (what ``--resume`` restores the trial from)."""
+    for path in experiment.glob("experiment_state*.json"):
+        try:
+            entries = json.loads(path.read_text())["trial_data"]
+        except (OSError, ValueError, KeyError):
+            continue  # being replaced
+        if any(trial_id in trial and "checkpoint_0" in metadata for trial, metadata in entries):
+            return True
+    return False
 
 
 @pytest.fixture(scope="module")
@@ -85,11 +99,13 @@ def test_driver_loss_then_resume_as_ray_job_finishes_study(local_cluster, slower
         # the first trial finished and the second reported its first epoch (with a checkpoint)
         _wait_for("a second trial's first epoch",
                   lambda: len(trial_rows(state, "driverloss")) == 2, driver, poll_s=0.1)
-        # ...and Tune saved its experiment state after writing that result
-        second = max(p.stat().st_mtime for p in experiment.glob("*/result.json"))
-        _wait_for("an experiment-state save", lambda: any(
-            p.stat().st_mtime >= second for p in experiment.glob("experiment_state*.json")),
-            driver, poll_s=0.05)
+        # ...and Tune saved an experiment state that records that trial's checkpoint (a save
+        # newer than the result may still predate the checkpoint's registration: the resumed
+        # trial then started over at epoch 1)
+        second = next(t for t, rows in trial_rows(state, "driverloss").items()
+                      if _epochs(rows)[-1] < 3)
+        _wait_for("an experiment-state save with its checkpoint",
+                  lambda: _checkpoint_recorded(experiment, second), driver, poll_s=0.05)
         os.kill(driver.pid, signal.SIGKILL)  # the driver dies; its trials die with it
     finally:
         driver.kill()
