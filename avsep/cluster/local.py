@@ -228,6 +228,10 @@ def up(state: ClusterState, num_gpus: int = 0, timeout_s: float = 300.0) -> Clus
         raise ClusterError(f"a local cluster named {state.name!r} already exists ({state.bridge}, "
                            f"{sorted(clash)}); stop it with `avsep cluster local down --state "
                            f"{state.state_dir}` or pick another --name/--subnet")
+    if state.subnet in netns.subnets_in_use():
+        raise ClusterError(f"--subnet {state.subnet}: a link here already has an address in "
+                           f"{state.subnet}.0/24 (`ip -4 addr`); pick another --subnet, e.g. "
+                           f"--subnet {netns.free_subnet()}")
     Path(state.state_dir).mkdir(parents=True, exist_ok=True)
     Path(state.storage).mkdir(parents=True, exist_ok=True)
     state.save()

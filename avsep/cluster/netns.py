@@ -38,6 +38,27 @@ def existing_namespaces() -> set[str]:
     return {line.split()[0] for line in _ip("netns", "list").stdout.splitlines() if line.strip()}
 
 
+def subnets_in_use() -> set[str]:
+    """The first three octets (``"10.231.78"``) of every IPv4 address on this namespace's links,
+    from ``ip -4 -o addr show``; a bridge on one of them would clash with that link's routes."""
+    found = set()
+    for line in _ip("-4", "-o", "addr", "show").stdout.splitlines():
+        fields = line.split()
+        if "inet" in fields:
+            address = fields[fields.index("inet") + 1].split("/")[0]
+            found.add(address.rsplit(".", 1)[0])
+    return found
+
+
+def free_subnet(prefix: str = "10.231", first: int = 100) -> str:
+    """The first ``<prefix>.N`` (N from ``first`` to 254) that no link here uses."""
+    used = subnets_in_use()
+    for third in range(first, 255):
+        if f"{prefix}.{third}" not in used:
+            return f"{prefix}.{third}"
+    raise NetnsError(f"every {prefix}.{first}-254 /24 is in use here; pick a --subnet by hand")
+
+
 def link_exists(name: str) -> bool:
     return _ip("link", "show", name, check=False).returncode == 0
 

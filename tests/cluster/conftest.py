@@ -8,12 +8,14 @@ run by one worker while the other runs the rest of the suite (``tests/conftest.p
 is never a second cluster (or namespace probe) beside it. Tests run in module order, and the
 node-kill test is the last test of the last module that uses the cluster
 (``test_survival.py``), so no later test meets a dead node. Skips with the reason when
-namespaces are not permitted. Teardown runs ``down`` even when a test fails, so no process,
+namespaces are not permitted. The cluster's name and subnet are this run's own (pid, first free
+/24), so one left behind by a killed earlier run does not block it. Teardown runs ``down`` even when a test fails, so no process,
 namespace or link is left behind.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -30,7 +32,10 @@ def local_cluster(tmp_path_factory):
     if not ok:
         pytest.skip(f"local cluster needs network namespaces: {reason}")
     root = tmp_path_factory.mktemp("cluster")
-    state = local.plan("avtest", 2, "10.231.78", root / "storage", root / "state")
+    # A name and subnet of this run's own: a cluster left by a killed earlier run (its
+    # namespaces and bridge outlive it) must not stop this one.
+    name, subnet = f"t{os.getpid() % 100000:05d}", netns.free_subnet()
+    state = local.plan(name, 2, subnet, root / "storage", root / "state")
     try:
         local.up(state, timeout_s=240.0)
         yield state

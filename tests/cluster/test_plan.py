@@ -86,3 +86,22 @@ def test_kill_refuses_the_head_and_unknown_nodes(tmp_path):
         kill_node(state, "w9")
     assert state.job_env()["RAY_ADDRESS"] == "http://10.231.77.10:8265"
     assert state.job_env()["RAY_AUTH_TOKEN_PATH"] == state.token_path
+
+
+def test_up_refuses_a_subnet_a_link_already_uses(tmp_path):
+    """Loopback's 127.0.0 stands for a bridge left by an earlier cluster: `up` names a free
+    subnet instead of adding a second route to the same /24, and creates nothing."""
+    from avsep.cluster import local, netns
+
+    ok, reason = netns.namespaces_permitted()
+    if not ok:
+        pytest.skip(reason)
+    assert "127.0.0" in netns.subnets_in_use()
+    free = netns.free_subnet()
+    assert free.startswith("10.231.") and int(free.rsplit(".", 1)[1]) >= 100
+    assert free not in netns.subnets_in_use()
+    state = plan("clash", 1, "127.0.0", tmp_path / "s", tmp_path / "t")
+    with pytest.raises(ClusterError, match=rf"pick another --subnet, e.g. --subnet {free}"):
+        local.up(state)
+    assert not netns.link_exists(state.bridge)
+    assert not {n.namespace for n in state.nodes} & netns.existing_namespaces()
