@@ -31,6 +31,16 @@ def _contexts(text: str) -> tuple[int, ...]:
     return values
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True,
                         help="models:/NAME@champion, runs:/RUN_ID/model or a model package folder")
@@ -39,7 +49,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="report folder (default ./eval-<model>)")
     parser.add_argument("--wiener", type=int, default=None,
                         help="Wiener iterations (default: the count the model was selected at)")
-    parser.add_argument("--max-items", type=int, default=None, help="evaluate the first N only")
+    parser.add_argument("--test-excerpts", type=_positive, default=None, metavar="N",
+                        help="score every item (all conditions, all segments) of N excerpts "
+                             "(tracks, pieces; sync: singers) drawn at random, seeded by "
+                             "--selection-seed; default: every excerpt of the split")
+    parser.add_argument("--selection-seed", type=int, default=0,
+                        help="seed of the --test-excerpts draw (default 0, as avsep reproduce)")
+    parser.add_argument("--max-items", type=_positive, default=None,
+                        help="quick look: the first N items in the split's order (not a "
+                             "sample: a singing split lists every plain item before any v+ "
+                             "one; use --test-excerpts for a representative subset); sync "
+                             "models: clips per scored excerpt")
     parser.add_argument("--no-ablations", action="store_true", help="skip the visual ablations")
     parser.add_argument("--test-seconds", type=float, default=None,
                         help="length of test excerpts (dataset default: 30 s)")
@@ -172,6 +192,20 @@ def _write(args: argparse.Namespace, name: str, rows: Any, cache: Path,
     return 0
 
 
+def _selected(args: argparse.Namespace, dataset: Any) -> Any:
+    """``dataset``, or every item of ``--test-excerpts`` excerpts drawn from it
+    (:class:`~avsep.data.datasets.TestSelection`)."""
+    if args.test_excerpts is None:
+        return dataset
+    from avsep.data.datasets import TestSelection
+    from avsep.data.datasets.selection import excerpt_groups
+
+    selection = TestSelection.of(dataset, args.test_excerpts, seed=args.selection_seed)
+    print(f"avsep eval: {len(selection.excerpts)} of {len(excerpt_groups(dataset))} excerpts "
+          f"drawn (--selection-seed {args.selection_seed}): {len(selection)} items", flush=True)
+    return selection
+
+
 def _run_sync(args: argparse.Namespace, model: Any, name: str) -> int:
     try:
         from avsep.evaluation.sync import evaluate_sync
@@ -182,6 +216,12 @@ def _run_sync(args: argparse.Namespace, model: Any, name: str) -> int:
 
     cache = _cache(args, model, name)
     options: dict[str, Any] = {}
+    if args.test_excerpts is not None:  # the unit is the singer's track
+        from avsep.data.datasets import load_cache
+        from avsep.data.datasets.selection import restrict_split
+
+        cache = restrict_split(load_cache(cache), args.split, args.test_excerpts, "vocals",
+                               seed=args.selection_seed)
     if args.contexts is not None:
         options["contexts"] = args.contexts
     if args.max_items is not None:
@@ -197,7 +237,7 @@ def _run_vad(args: argparse.Namespace, model: Any, name: str) -> int:
     from avsep.evaluation.activity import confusion_table, evaluate_vad, vad_summary
 
     cache = _cache(args, model, name)
-    dataset = _dataset(args, model, cache)
+    dataset = _selected(args, _dataset(args, model, cache))
     rows = evaluate_vad(model, dataset, args.max_items)
     summary = vad_summary(rows)
     scores = pd.DataFrame([{k: summary[k] for k in ("accuracy", "f1", "frames")}])
@@ -241,7 +281,7 @@ def _run(args: argparse.Namespace) -> int:
     if stream_slots(model) is not None:  # every ensemble, separated in stream groups
         notes.append(f"Sound of Pixels ({len(model.source_names)} stream slots): ensembles "
                      "with more players are separated in groups of that many streams.")
-    dataset = _dataset(args, model, cache, **options)
+    dataset = _selected(args, _dataset(args, model, cache, **options))
     skipped = list(getattr(dataset, "skipped", ()) or ())
     if skipped:
         notes.append(f"{len(skipped)} test ensemble(s) skipped: more players than the model's "

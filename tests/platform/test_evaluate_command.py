@@ -127,3 +127,42 @@ def test_a_cache_that_does_not_fit_gets_the_exact_prepare_command(tmp_path, caps
     assert (f"`avsep prepare --layout avsep_synth --root {tmp_path / 'corpus'} --out {out} "
             f"--sample-rate {rate}`") in err
     assert f"then `avsep eval --model {package} --data {out}`" in err
+
+
+def test_test_excerpts_scores_every_condition_of_n_drawn_songs(tmp_path, capsys):
+    """--test-excerpts 2 on 4 test songs (plain + v+ each): 2 songs, both conditions of each,
+    and the draw follows --selection-seed; --max-items 2 (the first rows) is all plain."""
+    from avsep.data.datasets.synthetic_cache import make_demo_cache
+
+    config = {"name": "mmdensenet", "preset": "tiny"}
+    package = _package(config, tmp_path)
+    rate = build(config).spec.stft.sample_rate
+    cache = make_demo_cache(tmp_path / "cache", sample_rate=rate, seconds=1.0,
+                            singers={"train": 1, "val": 1, "test": 4}, extra_vocals=2,
+                            instruments=("violin",), solos=0, ensembles=0)
+    base = ["eval", "--model", str(package), "--data", str(cache), "--test-seconds", "1",
+            "--no-ablations"]
+    drawn = {}
+    for seed in (0, 1, 2):
+        out = tmp_path / f"drawn{seed}"
+        assert main([*base, "--out", str(out), "--test-excerpts", "2",
+                     "--selection-seed", str(seed)]) == 0
+        rows = pd.read_csv(out / "eval_rows.csv")
+        rows = rows[rows["system"] == "model"]
+        assert rows["excerpt"].nunique() == 2
+        for _, song in rows.groupby("excerpt"):
+            assert set(song["condition"]) == {"plain", "v+"}
+        drawn[seed] = frozenset(rows["excerpt"])
+    assert "2 of 4 excerpts drawn" in capsys.readouterr().out
+    assert len(set(drawn.values())) > 1  # the seed changes the draw
+    out = tmp_path / "first"
+    assert main([*base, "--out", str(out), "--max-items", "2"]) == 0
+    first = pd.read_csv(out / "eval_rows.csv")
+    assert set(first["condition"]) == {"plain"}
+
+
+@pytest.mark.parametrize("value", ["0", "two"])
+def test_test_excerpts_must_be_a_positive_count(value, capsys):
+    with pytest.raises(SystemExit):
+        main(["eval", "--model", "m", "--data", "d", "--test-excerpts", value])
+    assert "expected a whole number >= 1" in capsys.readouterr().err
