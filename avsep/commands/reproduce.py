@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from avsep.platform.cli_args import add_cluster, add_mlflow, check_cluster, guarded
+from avsep.platform.cli_args import (add_cluster, add_mlflow, add_outage_limit, check_cluster,
+                                     guarded)
 
 HELP = ("run a paper's headline comparisons (training over seeds, test-set scoring) and "
         "report each finding against the paper's numbers with a 95 %% interval")
@@ -53,13 +54,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      "4 minutes, 256 mixtures and the paper points' own lr and batch size.")
     add_mlflow(parser)
     add_cluster(parser, "reproduction", "paper and --out")
+    add_outage_limit(parser)
     parser.add_argument("--dry-run", action="store_true",
                         help="print the trials (arm x seed), epochs and an estimated cost "
                              "(GPU-hours, CPU-minutes) and stop before anything trains")
 
 
 #: what the scale flags are when neither they nor the paper's tiny scale set them
-GENERIC_SCALE = {"epochs": 3, "seeds": 2, "minutes": 4.0, "train_length": 256}
+GENERIC_SCALE = {"epochs": 3, "seeds": 3, "minutes": 4.0, "train_length": 256}
 SCALE_FLAGS = ("epochs", "seeds", "minutes", "train_length", "lr", "batch_size")
 
 
@@ -98,6 +100,10 @@ def _run(args: argparse.Namespace) -> int:
     if (problem := check_cluster(args)) or args.val_length < 1:
         print(f"avsep reproduce: {problem or '--val-length must be >= 1'}")
         return 2
+    if not args.tracking_outage_limit > 0:
+        print(f"avsep reproduce: --tracking-outage-limit {args.tracking_outage_limit:g}: "
+              "expected seconds > 0 (default 600)")
+        return 2
     study = get(args.paper)
     scale = resolve_scale(args, study)
     if min(scale["epochs"], scale["seeds"], args.test_items or 1, scale["train_length"]) < 1:
@@ -118,7 +124,7 @@ def _run(args: argparse.Namespace) -> int:
         train_root=args.train_root.expanduser().resolve() if args.train_root else None,
         address=args.address, gpus_per_trial=args.gpus_per_trial,
         workers_per_trial=args.workers_per_trial, max_concurrent=args.max_concurrent,
-        resume=args.resume)
+        resume=args.resume, tracking_outage_limit=args.tracking_outage_limit)
     if args.dry_run:
         from avsep.platform.reproduce_cost import describe
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from avsep.platform.cli_args import add_cluster, add_debug, add_mlflow, add_storage, guarded
+from avsep.platform.cli_args import (add_cluster, add_debug, add_mlflow, add_outage_limit,
+                                     add_storage, guarded)
 
 HELP = "hyperparameter search: Ray Tune + Optuna + ASHA, MLflow tracking, champion registration"
 
@@ -71,10 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="top trials re-scored on fresh validation sets before the "
                              "champion is chosen (default 3)")
     parser.add_argument("--num-cpus", type=int, default=None, help="CPUs of a local Ray")
-    parser.add_argument("--tracking-outage-limit", type=float, default=600.0, metavar="SECONDS",
-                        help="how long an MLflow tracking server may be away: trials keep "
-                             "training and spool their records meanwhile; beyond it the search "
-                             "fails naming the URI (default 600; docs/search.md)")
+    add_outage_limit(parser)
     add_debug(parser)
 
 

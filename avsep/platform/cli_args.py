@@ -54,6 +54,13 @@ def check_cluster(args: argparse.Namespace) -> str | None:
     return None
 
 
+def add_outage_limit(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tracking-outage-limit", type=float, default=600.0, metavar="SECONDS",
+                        help="how long an MLflow tracking server may be away: trials keep "
+                             "training and spool their records meanwhile; beyond it the run "
+                             "fails naming the URI (default 600; docs/search.md)")
+
+
 def add_debug(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true",
                         help="show the full traceback of an error instead of its one-line "

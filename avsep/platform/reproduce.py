@@ -66,6 +66,9 @@ class ReproduceOptions:
     workers_per_trial: int = 1
     max_concurrent: int | None = None
     resume: bool = False
+    #: seconds an MLflow tracking server may be away before the reproduction fails
+    #: (``--tracking-outage-limit``, as ``avsep tune``)
+    tracking_outage_limit: float = 600.0
 
     @property
     def cross_dataset(self) -> bool:

@@ -143,7 +143,8 @@ def stage_plan(study: Study, stage: int, points: list[Point], cache: Path,
         register_as=f"avsep-reproduce-{study.key}", storage=str(options.out / "ray_results"),
         check_samples=0, finalists=0, address=options.address,
         gpus_per_trial=options.gpus_per_trial, workers_per_trial=options.workers_per_trial,
-        max_concurrent=options.max_concurrent, resume=options.resume)
+        max_concurrent=options.max_concurrent, resume=options.resume,
+        tracking_outage_limit=options.tracking_outage_limit)
     return tune.prepare(search)
 
 
@@ -237,10 +238,14 @@ def close_orphans(plan: Any, results: Any) -> list[str]:
     when the stage resumes. Returns their ids."""
     import mlflow
 
+    from avsep.tracking.spool import OutageClock, PatientClient
     from avsep.tracking.store import configure, experiment_id
 
     configure(plan.mlflow_uri)
     client = mlflow.MlflowClient()
+    if plan.mlflow_uri.startswith(("http://", "https://")):  # waits out a server restart
+        client = PatientClient(client, OutageClock(plan.mlflow_uri,
+                                                   plan.options.tracking_outage_limit))
     kept = {(r.metrics or {}).get("mlflow_run_id") for r in results}
     stale = [run.info.run_id for run in client.search_runs(
         [experiment_id(plan.mlflow_uri, plan.name, plan.artifact_root)],

@@ -99,6 +99,7 @@ def _command(*argv):
     (["--max-concurrent", "0"], "--max-concurrent must be >= 1"),
     (["--workers-per-trial", "0"], "--workers-per-trial must be >= 1"),
     (["--val-length", "0"], "--val-length must be >= 1"),
+    (["--tracking-outage-limit", "0"], "--tracking-outage-limit 0: expected seconds > 0"),
 ])
 def test_bad_flags_are_refused_before_anything_runs(argv, message, tmp_path, capsys):
     assert _command("solos", "--out", str(tmp_path), *argv) == 2
