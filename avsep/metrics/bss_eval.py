@@ -61,7 +61,7 @@ NaN (the frame rule above would give NaN everywhere anyway).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -78,6 +78,7 @@ from avsep.metrics._checks import (
 from avsep.metrics.framing import frame_layout, frame_signal, window_samples
 from avsep.metrics.museval_filters import museval_filters
 from avsep.metrics.toeplitz import block_toeplitz_matmul, block_toeplitz_solve_ex
+from avsep.metrics.workers import Workers, check_threads, split
 
 FILTERS_LEN = 512
 METRIC_NAMES = ("sdr", "isr", "sir", "sar")
@@ -114,45 +115,77 @@ def _chunk(count: int, bytes_each: int, budget: int) -> int:
     return max(1, min(count, budget // max(1, bytes_each)))
 
 
-def lagged_correlations(x: torch.Tensor, y: torch.Tensor | Sequence[torch.Tensor],
-                        max_lag: int) -> torch.Tensor:
+def lagged_correlations(x: torch.Tensor | Sequence[torch.Tensor],
+                        y: torch.Tensor | Sequence[torch.Tensor], max_lag: int,
+                        workers: Workers | None = None) -> torch.Tensor:
     """Cross-correlations for small lags: x (B, P, L), y (B, Q, L) -> (B, P, Q, 2*max_lag - 1).
 
     ``out[b, p, q, k + max_lag - 1] = sum_n x[b, p, n + k] * y[b, q, n]`` for
-    ``|k| < max_lag`` (signals are zero outside 0..L-1). Computed by overlap-save blocks: each
-    block of ``y`` meets the stretch of ``x`` that reaches ``max_lag - 1`` samples either side,
-    the block cross-spectra are summed over blocks (a batched matrix product per frequency),
-    and one short inverse FFT per pair gives the lags. ``y`` may be given as a sequence of
-    (B, Q_i, L) parts, as if concatenated along Q (nothing of full length is copied: blocks
-    are views, only the edge blocks are zero-padded).
+    ``|k| < max_lag`` (signals are zero outside 0..L-1). Either input may be given as a
+    sequence of (B, P_i, L) parts, as if concatenated along its channel axis (nothing of full
+    length is copied).
+
+    Overlap-save blocks: each block of ``y`` (``n_fft - 2 (max_lag - 1)`` samples) meets the
+    window of ``x`` that reaches ``max_lag - 1`` samples either side; the block's samples are
+    transformed in reverse order, so that the product of the two spectra is the correlation's
+    spectrum with no conjugate to take (only the zero-padding of ``y``'s blocks is copied;
+    windows are views, padded only at the signal's edges). The products are summed over blocks
+    (a batched matrix product per frequency), and one short inverse FFT per pair gives the
+    lags. With ``workers``, each thread sums the products of one contiguous run of blocks and
+    the runs' sums are added.
     """
-    parts = [y] if isinstance(y, torch.Tensor) else list(y)
-    batch, num_x, length = x.shape
-    num_y = sum(part.shape[1] for part in parts)
+    x_parts = [x] if isinstance(x, torch.Tensor) else list(x)
+    y_parts = [y] if isinstance(y, torch.Tensor) else list(y)
+    batch, _, length = x_parts[0].shape
+    num_x = sum(part.shape[1] for part in x_parts)
+    num_y = sum(part.shape[1] for part in y_parts)
     reach = max_lag - 1
     block = max(1, min(length, _BLOCK_FFT - 2 * reach))
     n_fft = fast_fft_length(block + 2 * reach)
     n_blocks = -(-length // block)
     n_freq = n_fft // 2 + 1
-    # cross-spectra conj(X) Y summed over blocks; conjugated back before the inverse FFT
-    cross = torch.zeros(batch, n_freq, num_x, num_y, dtype=torch.complex128, device=x.device)
     step = _chunk(n_blocks, 16 * n_freq * (num_x + num_y) * batch, _CORR_CHUNK_BYTES)
-    for start in range(0, n_blocks, step):
-        stop = min(n_blocks, start + step)
-        # (B, P, n, W) windows of x and (B, Q_i, n, block) blocks of y, laid out so that the
-        # FFT along dim 1 leaves (B, K, P, n) and (B, K, n, Q_i), ready for the product
-        windows = _signal_span(x, start * block - reach, stop * block + reach)
-        windows = windows.unfold(-1, block + 2 * reach, block)
-        xf = kernels.rfft(windows.permute(0, 3, 1, 2), n_fft, dim=1).conj()
-        first = 0
+    device = x_parts[0].device
+
+    def spectra(parts: list[torch.Tensor], start: int, stop: int, span: int
+                ) -> list[torch.Tensor]:
+        """(B, K, n, P_i) spectra of the ``span``-sample stretches of every block.
+
+        ``span == block``: the blocks of ``y``, reversed; wider: the windows of ``x``."""
+        side = (span - block) // 2
+        out = []
         for part in parts:
-            blocks = _signal_span(part, start * block, stop * block)
-            blocks = blocks.reshape(batch, part.shape[1], stop - start, block)
-            yf = kernels.rfft(blocks.permute(0, 3, 2, 1), n_fft, dim=1)
-            cross[..., first:first + part.shape[1]] += kernels.matmul(xf, yf)
-            first += part.shape[1]
-    corr = kernels.irfft(cross.conj().permute(0, 2, 3, 1), n_fft)
-    return corr[..., : 2 * reach + 1]
+            pieces = _signal_span(part, start * block - side, stop * block + side)
+            pieces = pieces.unfold(-1, span, block)  # (B, P_i, n, span)
+            out.append(kernels.rfft(pieces.permute(0, 3, 2, 1), n_fft, dim=1,
+                                    reverse=span == block))
+        return out
+
+    def products(starts: Sequence[int]) -> torch.Tensor:
+        """``X^T Y_reversed`` summed over the blocks of ``starts`` chunks: (B, K, P, Q)."""
+        total = torch.zeros(batch, n_freq, num_x, num_y, dtype=torch.complex128, device=device)
+        for start in starts:
+            stop = min(n_blocks, start + step)
+            xfs = spectra(x_parts, start, stop, block + 2 * reach)
+            yfs = spectra(y_parts, start, stop, block)
+            row = 0
+            for xf in xfs:
+                col = 0
+                for yf in yfs:
+                    total[:, :, row:row + xf.shape[-1], col:col + yf.shape[-1]] += (
+                        kernels.matmul(xf.transpose(-1, -2), yf))
+                    col += yf.shape[-1]
+                row += xf.shape[-1]
+        return total
+
+    workers = workers or Workers(1)
+    sums = workers.map(products, split(range(0, n_blocks, step), workers.count))
+    total = sums[0]
+    for other in sums[1:]:
+        total += other
+    # reversed blocks: lag k of the correlation lands at index k + reach + block - 1
+    corr = kernels.irfft(total.permute(0, 2, 3, 1), n_fft)
+    return corr[..., block - 1: block + 2 * reach]
 
 
 def _signal_span(x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
@@ -198,6 +231,7 @@ def _museval_fallback(references: torch.Tensor, estimates: torch.Tensor, taps: i
 
 def distortion_filters(
     references: torch.Tensor, estimates: torch.Tensor, filters_len: int = FILTERS_LEN,
+    workers: Workers | None = None, meanwhile: Callable[[], object] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Time-invariant distortion filters of BSS Eval v4, fitted on the whole signals.
 
@@ -211,30 +245,46 @@ def distortion_filters(
     ``D[(p, a), e] = <x_p delayed by a, estimate channel e> = r_pe[-a]``. Items whose
     Levinson solution is not trusted (see :func:`_levinson_filters`) are computed again by
     :func:`avsep.metrics.museval_filters.museval_filters`, museval's own dense path.
+
+    With ``workers`` the correlations are split over the threads and the two systems (all
+    references, each reference alone) are solved side by side; ``meanwhile`` (optional) is
+    called once both solves are queued, to queue work that does not need the filters. The
+    museval fallback runs alone, after every queued call, so that its LAPACK calls run as
+    museval's do.
     """
+    workers = workers or Workers(1)
     batch, sources, channels, _ = references.shape
     taps = filters_len
     basis = sources * channels
     flat_ref = references.reshape(batch, basis, -1)
     flat_est = estimates.reshape(batch, basis, -1)
-    corr = lagged_correlations(flat_ref, (flat_ref, flat_est), taps)
-    # (B, P, P+E, 2F-1) -> block lags (B, 2F-1, P, P) and rhs blocks (B, F, P, E), lag -a
-    lags = corr[:, :, :basis].permute(0, 3, 1, 2)
-    rhs = corr[:, :, basis:, :taps].flip(-1).permute(0, 3, 1, 2)
-    full, full_ok = _levinson_filters(lags, rhs)
-    full = full.permute(0, 2, 1, 3)  # (B, P, F, E)
-    full = full.reshape(batch, sources, channels, taps, sources, channels)
-    full = full.permute(0, 4, 1, 2, 5, 3)  # (B, S_est, S_ref, C_in, C_out, taps)
+    # only the references' blocks are zero-padded copies; estimates are read as windows
+    corr = lagged_correlations((flat_ref, flat_est), flat_ref, taps, workers)
+    # (B, P+E, P, 2F-1) -> block lags (B, 2F-1, P, P) and rhs blocks (B, F, P, E), where
+    # D[(p, a), e] = r_pe[-a] = sum_n est_e[n + a] ref_p[n]: the estimates' rows at lag a
+    lags = corr[:, :basis].permute(0, 3, 1, 2)
+    rhs = corr[:, basis:, :, taps - 1:].permute(0, 3, 2, 1)
 
     def own_blocks(x: torch.Tensor) -> torch.Tensor:  # (B, lag, S*C, S*C) -> (B*S, lag, C, C)
         x = x.reshape(batch, x.shape[1], sources, channels, sources, channels)
         x = torch.diagonal(x, dim1=2, dim2=4)  # (B, lag, C, C, S)
         return x.permute(0, 4, 1, 2, 3).reshape(batch * sources, -1, channels, channels)
 
-    own, own_ok = _levinson_filters(own_blocks(lags), own_blocks(rhs))  # (B*S, F, C_in, C_out)
+    full_solved = workers.submit(_levinson_filters, lags, rhs)
+    own_solved = workers.submit(_levinson_filters, own_blocks(lags), own_blocks(rhs))
+    if meanwhile is not None:
+        meanwhile()
+    full, full_ok = full_solved.result()
+    own, own_ok = own_solved.result()  # (B*S, F, C_in, C_out)
+    full = full.permute(0, 2, 1, 3)  # (B, P, F, E)
+    full = full.reshape(batch, sources, channels, taps, sources, channels)
+    full = full.permute(0, 4, 1, 2, 5, 3)  # (B, S_est, S_ref, C_in, C_out, taps)
     own = own.reshape(batch, sources, taps, channels, channels).permute(0, 1, 3, 4, 2)
     trusted = full_ok & own_ok.reshape(batch, sources).all(dim=1)
-    for item in torch.nonzero(~trusted).flatten().tolist():
+    untrusted = torch.nonzero(~trusted).flatten().tolist()
+    if untrusted:
+        workers.drain()
+    for item in untrusted:
         full[item], own[item] = _museval_fallback(references[item], estimates[item], taps)
     return full, own
 
@@ -267,25 +317,26 @@ def silent_frames(references: torch.Tensor, estimates: torch.Tensor, window: int
     return any_silent(references) | any_silent(estimates)
 
 
-def _projection_bank(full: torch.Tensor, own: torch.Tensor, n_fft: int) -> torch.Tensor:
+def _projection_bank(full: torch.Tensor, own: torch.Tensor, n_fft: int, threads: int = 1
+                     ) -> torch.Tensor:
     """Frequency responses of both projections stacked: (B, K, 2*S*C, S*C) complex.
 
     Rows ``0 .. S*C`` are ``P``: row (estimate j, output channel o), column (reference i,
     input channel c). Rows ``S*C .. 2*S*C`` are ``P_j`` laid out the same way, block
     diagonal (column source i = row source j). One batched matrix product per frequency then
     filters a window with both (a stacked (S, C, C) product per frequency costs 3x more in
-    numpy's per-matrix loop at C = 2).
+    numpy's per-matrix loop at C = 2). The bank is laid out in the time domain (taps first,
+    a few hundred kB) and transformed along the taps in one call that writes the
+    frequency-major result directly (``threads`` share the transforms).
     """
     batch, sources, _, channels = full.shape[:4]
+    taps = full.shape[-1]
     basis = sources * channels
-    full_f = kernels.rfft(full, n_fft)  # (B, j, i, c, o, K)
-    n_freq = full_f.shape[-1]
-    bank = torch.zeros(batch, n_freq, 2, sources, channels, sources, channels,
-                       dtype=full_f.dtype, device=full_f.device)
-    bank[:, :, 0] = full_f.permute(0, 5, 1, 4, 2, 3)
-    own_f = kernels.rfft(own, n_fft)  # (B, j, c, o, K)
-    torch.diagonal(bank[:, :, 1], dim1=2, dim2=4).copy_(own_f.permute(0, 4, 3, 2, 1))
-    return bank.reshape(batch, n_freq, 2 * basis, basis)
+    bank = full.new_zeros(batch, taps, 2, sources, channels, sources, channels)
+    bank[:, :, 0] = full.permute(0, 5, 1, 4, 2, 3)  # (B, taps, j, o, i, c)
+    torch.diagonal(bank[:, :, 1], dim1=2, dim2=4).copy_(own.permute(0, 4, 3, 2, 1))
+    return kernels.rfft(bank.reshape(batch, taps, 2 * basis, basis), n_fft, dim=1,
+                        workers=threads)
 
 
 def _energy(spec: torch.Tensor, weights: torch.Tensor, sources: int) -> torch.Tensor:
@@ -296,70 +347,104 @@ def _energy(spec: torch.Tensor, weights: torch.Tensor, sources: int) -> torch.Te
     return total.reshape(batch, sources, -1, frames).sum(dim=2)
 
 
-def _framewise_scores(references: torch.Tensor, estimates: torch.Tensor,
-                      full: torch.Tensor, own: torch.Tensor, window: int | None,
-                      hop: int | None) -> torch.Tensor:
-    """Metrics of every window: (B, S, C, L) pair and filters -> (4, B, S, frames)."""
-    batch, sources, channels, length = references.shape
-    frames, win, _ = frame_layout(length, window, hop)
-    basis = sources * channels
-    n_fft = fast_fft_length(win + full.shape[-1] - 1)
-    n_freq = n_fft // 2 + 1
-    weights = _parseval_weights(n_fft, references.device)
-    bank = _projection_bank(full, own, n_fft)
-    ref_frames = frame_signal(references, window, hop)  # (B, S, C, T, W)
-    est_frames = frame_signal(estimates, window, hop)
+class _Windows:
+    """The evaluation windows of a (B, S, C, L) pair, cut into runs of frames for the threads.
 
-    def spectra(x: torch.Tensor) -> torch.Tensor:  # (B, S, C, t, W) -> (B, K, S*C, t)
-        spec = kernels.rfft(x, n_fft)
-        return spec.permute(0, 4, 1, 2, 3).reshape(batch, n_freq, basis, -1).contiguous()
+    Per run, :meth:`signals` needs only the signals (spectra of the reference and estimate
+    windows, zero-padded to ``n_fft >= window + taps - 1`` so that filtering is linear; the
+    time-domain energies of SDR), so it can run while the filters are being solved;
+    :meth:`scores` then applies the projection bank. Runs hold at most ``_FRAME_CHUNK_BYTES``
+    of spectra each, and their number is a multiple of ``threads`` where that costs nothing.
+    """
 
-    out = torch.empty(4, batch, sources, frames, dtype=torch.float64, device=references.device)
-    step = _chunk(frames, 16 * 6 * batch * basis * n_freq, _FRAME_CHUNK_BYTES)
-    for t0 in range(0, frames, step):
-        ref = ref_frames[:, :, :, t0:t0 + step]
-        est = est_frames[:, :, :, t0:t0 + step]
-        ref_f = spectra(ref)
+    def __init__(self, references: torch.Tensor, estimates: torch.Tensor, window: int | None,
+                 hop: int | None, taps: int, threads: int) -> None:
+        batch, self.sources, channels, length = references.shape
+        frames, win, _ = frame_layout(length, window, hop)
+        self.basis = self.sources * channels
+        self.n_fft = fast_fft_length(win + taps - 1)
+        self.n_freq = self.n_fft // 2 + 1
+        self.weights = _parseval_weights(self.n_fft, references.device)
+        self.ref_frames = frame_signal(references, window, hop)  # (B, S, C, T, W)
+        self.est_frames = frame_signal(estimates, window, hop)
+        most = _chunk(frames, 16 * 6 * batch * self.basis * self.n_freq, _FRAME_CHUNK_BYTES)
+        rounds = -(-frames // (most * threads))
+        step = -(-frames // (rounds * threads))
+        self.runs = [(t0, min(frames, t0 + step)) for t0 in range(0, frames, step)]
+
+    def _spectra(self, x: torch.Tensor) -> torch.Tensor:  # (B, S, C, t, W) -> (B, K, S*C, t)
+        spec = kernels.rfft(x, self.n_fft)
+        batch = x.shape[0]
+        return spec.permute(0, 4, 1, 2, 3).reshape(batch, self.n_freq, self.basis, -1).contiguous()
+
+    def signals(self, run: tuple[int, int]) -> tuple[torch.Tensor, ...]:
+        """Spectra (B, K, S*C, t) of the references and estimates, and SDR's (B, S, t) energies."""
+        ref = self.ref_frames[:, :, :, run[0]:run[1]]
+        est = self.est_frames[:, :, :, run[0]:run[1]]
+        return (self._spectra(ref), self._spectra(est), (ref**2).sum(dim=(2, 4)),
+                ((est - ref) ** 2).sum(dim=(2, 4)))
+
+    def scores(self, bank: torch.Tensor, signals: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """Metrics of one run: the bank (B, K, 2*S*C, S*C) and its signals -> (4, B, S, t)."""
+        ref_f, est_f, true_energy, error_energy = signals
         both = kernels.matmul(bank, ref_f)  # (B, K, 2*S*C, t)
-        p_all, p_own = both[:, :, :basis], both[:, :, basis:]
-        true_energy = (ref**2).sum(dim=(2, 4))
-        span = slice(t0, t0 + ref.shape[3])
-        out[0, :, :, span] = _db(true_energy, ((est - ref) ** 2).sum(dim=(2, 4)))
-        out[1, :, :, span] = _db(true_energy, _energy(p_own - ref_f, weights, sources))
-        out[2, :, :, span] = _db(_energy(p_own, weights, sources),
-                                 _energy(p_all - p_own, weights, sources))
-        out[3, :, :, span] = _db(_energy(p_all, weights, sources),
-                                 _energy(spectra(est) - p_all, weights, sources))
-    return out
+        p_all, p_own = both[:, :, :self.basis], both[:, :, self.basis:]
+
+        def energy(spec: torch.Tensor) -> torch.Tensor:
+            return _energy(spec, self.weights, self.sources)
+
+        return torch.stack([
+            _db(true_energy, error_energy),
+            _db(true_energy, energy(p_own - ref_f)),
+            _db(energy(p_own), energy(p_all - p_own)),
+            _db(energy(p_all), energy(est_f - p_all)),
+        ])
 
 
 def bss_eval_batch(
     references: torch.Tensor, estimates: torch.Tensor, window: int | None,
-    hop: int | None, filters_len: int = FILTERS_LEN,
+    hop: int | None, filters_len: int = FILTERS_LEN, *, threads: int | None = None,
 ) -> dict[str, torch.Tensor]:
     """BSS Eval v4 on a batch, channels first: (B, S, C, L) float64 pair -> metrics.
 
     ``window``/``hop`` are in samples (``None``: the whole signal is one frame). Returns
     ``{"sdr","isr","sir","sar"}`` each (B, S, frames) float64 on the inputs' device, NaN in
-    silent windows (see the module docstring).
+    silent windows (see the module docstring). ``threads``: CPU threads (default
+    :func:`avsep.metrics.workers.default_threads`, ``min(2, torch.get_num_threads())``);
+    other devices use one.
     """
     if references.ndim != 4 or references.shape != estimates.shape:
         raise ValueError("bss_eval_batch: expected two tensors of the same shape "
                          f"(batch, sources, channels, samples); got {tuple(references.shape)} "
                          f"and {tuple(estimates.shape)}")
+    threads = check_threads(threads)
+    threads = threads if references.device.type == "cpu" else 1
     batch, sources, _, length = references.shape
     frames = frame_layout(length, window, hop)[0]
     scores = torch.full((4, batch, sources, frames), math.nan, dtype=torch.float64,
                         device=references.device)
-    with one_torch_thread(references.device):  # see avsep.audio.threads
+    with one_torch_thread(references.device), Workers(threads) as workers:
         silent = silent_frames(references, estimates, window, hop)  # (B, T)
         live = torch.nonzero(~silent.all(dim=1)).flatten()
         if live.numel():
             whole = live.numel() == batch  # then no copy of the signals
             refs, ests = ((references, estimates) if whole
                           else (references[live], estimates[live]))
-            full, own = distortion_filters(refs, ests, filters_len)
-            scores[:, live] = _framewise_scores(refs, ests, full, own, window, hop)
+            windows = _Windows(refs, ests, window, hop, filters_len, threads)
+            early = {}  # the first runs' signals, computed while the filters are solved
+
+            def queue_signals() -> None:
+                for run in windows.runs[:threads]:
+                    early[run] = workers.submit(windows.signals, run)
+
+            full, own = distortion_filters(refs, ests, filters_len, workers, queue_signals)
+            bank = _projection_bank(full, own, windows.n_fft, threads)
+
+            def run_scores(run: tuple[int, int]) -> torch.Tensor:
+                signals = early[run].result() if run in early else windows.signals(run)
+                return windows.scores(bank, signals)
+
+            scores[:, live] = torch.cat(workers.map(run_scores, windows.runs), dim=-1)
     scores = scores.masked_fill(silent[None, :, None, :], math.nan)
     return dict(zip(METRIC_NAMES, scores, strict=True))
 
@@ -390,7 +475,7 @@ def _museval_layout(value: ArrayLike, name: str, device: torch.device | str | No
 def bss_eval_tensors(
     references: ArrayLike, estimates: ArrayLike, sample_rate: float, window: float | None = 1.0,
     hop: float | None = 1.0, *, filters_len: int = FILTERS_LEN,
-    device: torch.device | str | None = None,
+    device: torch.device | str | None = None, threads: int | None = None,
 ) -> dict[str, torch.Tensor]:
     """:func:`bss_eval` returning float64 tensors on ``device`` (default: the input's)."""
     refs = _museval_layout(references, "references", device)
@@ -402,7 +487,7 @@ def bss_eval_tensors(
     step = window_samples(hop, sample_rate, "hop")
     if win is not None and step is None:
         raise ValueError("hop: expected seconds when window is given; None only with window=None")
-    scores = bss_eval_batch(refs, ests, win, step, filters_len)
+    scores = bss_eval_batch(refs, ests, win, step, filters_len, threads=threads)
     squeeze = references.ndim < 4
     return {k: (v[0] if squeeze else v) for k, v in scores.items()}
 
@@ -410,7 +495,7 @@ def bss_eval_tensors(
 def bss_eval(
     references: ArrayLike, estimates: ArrayLike, sample_rate: float, window: float | None = 1.0,
     hop: float | None = 1.0, *, filters_len: int = FILTERS_LEN,
-    device: torch.device | str | None = None,
+    device: torch.device | str | None = None, threads: int | None = None,
 ) -> dict[str, np.ndarray]:
     """BSS Eval v4 images metrics per window, as ``museval.evaluate`` computes them.
 
@@ -418,14 +503,15 @@ def bss_eval(
     order — or (sources, samples) for mono, or a batch (batch, sources, samples, channels).
     ``window``/``hop`` in seconds (museval converts with ``int(seconds * sample_rate)``);
     ``window=None`` scores the whole signal as one frame. ``device`` picks where to compute
-    (e.g. ``"cuda"``); by default the inputs' device.
+    (e.g. ``"cuda"``); by default the inputs' device. ``threads``: CPU threads to use (default
+    ``min(2, torch.get_num_threads())``; 1 runs everything in the caller's thread).
 
     Returns ``{"sdr","isr","sir","sar"}``, each a float64 numpy array (sources, frames)
     (with a leading batch dim for batched input); NaN marks windows where a reference or an
     estimate is silent.
     """
     scores = bss_eval_tensors(references, estimates, sample_rate, window, hop,
-                              filters_len=filters_len, device=device)
+                              filters_len=filters_len, device=device, threads=threads)
     return {k: to_numpy(v) for k, v in scores.items()}
 
 

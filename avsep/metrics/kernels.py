@@ -24,14 +24,21 @@ def _array(x: torch.Tensor) -> np.ndarray:
     return x.resolve_conj().numpy()
 
 
-def rfft(x: torch.Tensor, n: int, dim: int = -1) -> torch.Tensor:
+def rfft(x: torch.Tensor, n: int, dim: int = -1, workers: int = 1, reverse: bool = False
+         ) -> torch.Tensor:
     """Real FFT along ``dim``, zero-padded or cut to ``n``: L -> n // 2 + 1 entries there.
 
-    On the CPU the result is C-contiguous whatever the input's strides.
+    ``reverse``: transform ``x`` reversed along ``dim`` (read backwards on the CPU, no copy
+    beyond the zero-padding one). On the CPU the result is C-contiguous whatever the input's
+    strides, and the transforms are shared among ``workers`` threads (scipy's own; ignored on
+    other devices).
     """
     if _cpu(x):
-        return torch.from_numpy(scipy.fft.rfft(_array(x), n=n, axis=dim))
-    return torch.fft.rfft(x, n=n, dim=dim)
+        array = _array(x)
+        if reverse:
+            array = np.flip(array, axis=dim)
+        return torch.from_numpy(scipy.fft.rfft(array, n=n, axis=dim, workers=workers))
+    return torch.fft.rfft(x.flip(dim) if reverse else x, n=n, dim=dim)
 
 
 def irfft(x: torch.Tensor, n: int) -> torch.Tensor:
