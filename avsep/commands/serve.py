@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from avsep.serve.precision import PRECISION_CHOICES, PRECISION_HELP
 
@@ -106,15 +107,31 @@ def run(args: argparse.Namespace) -> int:
         print(f"avsep serve: the deployment failed: {err}", file=sys.stderr)
         return 1
     print(f"serving {args.model} at http://{args.host}:{args.port} "
-          "(POST /separate, GET /info, GET /healthz); Ctrl-C stops", flush=True)
+          "(POST /separate, GET /info, GET /healthz); Ctrl-C or SIGTERM stops", flush=True)
+    _stop_on_sigterm()
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
+        import ray
         from ray import serve
 
         serve.shutdown()
+        ray.shutdown()
+    print("avsep serve: stopped", flush=True)
     return 0
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (``kill``, a process manager, ``docker stop``) stops the server as Ctrl-C does:
+    the deployment is shut down and the command exits 0, instead of Ray's handler printing a
+    stack dump."""
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def preflight(model: str, tracking_uri: str, backend: str = "auto") -> str | None:

@@ -104,10 +104,12 @@ def test_serve_command_serves_the_champion_of_mlflow_tracking_uri(champion, tmp_
         assert {k: v.shape for k, v in unzip_stems(reply.content).items()} == {
             "vocals": (1, 6400), "accompaniment": (1, 6400)}
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)  # as a process manager stops it
         try:
-            process.wait(timeout=60)
+            output = process.communicate(timeout=60)[0]
         except subprocess.TimeoutExpired:
             process.kill()
-            process.wait(timeout=30)
+            output = process.communicate(timeout=30)[0]
+    assert process.returncode == 0, output[-3000:]
+    assert "avsep serve: stopped" in output and "Traceback" not in output
     assert not (tmp_path / "home" / "mlflow.db").exists()  # the default store was never used
