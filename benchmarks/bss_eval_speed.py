@@ -14,17 +14,20 @@ back to back in one process (avsep best of ``--repeats``, museval best of
   Gram matrix is numerically singular, so avsep recomputes the filters with museval's own
   arithmetic (:mod:`avsep.metrics.museval_filters`): about 1x museval, by design.
 
-Prints wall and process CPU time and their ratios, the machine's load average with each
-figure (the box may be shared: the CPU-time ratio is the steadier one), and saves JSON via
-``benchmarks/_common.save``. museval is loaded from its ``metrics.py`` file (see
+avsep runs at every thread count of ``--threads`` (default 1 and 2: its ``threads=``
+argument), each against the same museval run. Prints wall and process CPU time and their
+ratios, the machine's load average with each figure (the box may be shared: the CPU-time
+ratio is the steadier one there), and saves JSON via ``benchmarks/_common.save``; the goal is
+judged on the wall ratio at the largest thread count. museval runs as installed (its LAPACK
+uses every core it is given). museval is loaded from its ``metrics.py`` file (see
 ``avsep.metrics.reference``). ``--device cuda`` times avsep on a GPU as well.
 
     .venv/bin/python benchmarks/bss_eval_speed.py [--seconds 8 30] [--rates 44100 48000]
-        [--floors-db -80] [--families structured recorded noiseless] [--repeats 3] [--tag NAME]
+        [--floors-db -80] [--families structured recorded noiseless] [--threads 1 2]
+        [--repeats 3] [--tag NAME]
 
-On a shared machine, run it once more pinned to one thread for both sides
-(``OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 ... --tag 1thread``): the
-comparison is then core for core.
+For a core-for-core comparison pin both sides to one thread
+(``OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 ... --threads 1 --tag 1thread``).
 """
 
 from __future__ import annotations
@@ -80,13 +83,20 @@ def main(argv: list[str] | None = None) -> int:
                         choices=["structured", "recorded", "noiseless"])
     parser.add_argument("--fallback-seconds", type=float, default=8.0,
                         help="length of the noiseless excerpt (44.1 kHz)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2],
+                        help="avsep's CPU thread counts (bss_eval's threads=); the goal is "
+                             "judged at the last one")
     parser.add_argument("--repeats", type=int, default=3, help="best-of for avsep")
     parser.add_argument("--museval-repeats", type=int, default=1)
     parser.add_argument("--device", default=None, help="also time on this torch device")
     parser.add_argument("--tag", default="", help="suffix of the results file name")
     args = parser.parse_args(argv)
+    if any(t < 1 for t in args.threads):
+        parser.error(f"--threads: expected positive thread counts, got {args.threads}")
     figures: dict[str, object] = {"torch_threads": torch.get_num_threads(),
+                                  "avsep_threads": args.threads,
                                   "load_average_1min_before": os.getloadavg()[0],
+                                  "load_average_before": list(os.getloadavg()),
                                   "goal_speedup": GOAL_SPEEDUP}
     if "structured" in args.families:
         figures["structured"] = {
@@ -108,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         figures["noiseless_fallback"]["why"] = FALLBACK_NOTE  # type: ignore[index]
         print(f"why ~1x on noiseless stems: {FALLBACK_NOTE}")
     figures["load_average_1min_after"] = os.getloadavg()[0]
+    figures["load_average_after"] = list(os.getloadavg())
+    print(f"load average (1, 5, 15 min) before {figures['load_average_before']}, after "
+          f"{figures['load_average_after']}")
     save("bss_eval_speed" + (f"_{args.tag}" if args.tag else ""), figures)
     return 0
 
@@ -130,35 +143,49 @@ def measure(args: argparse.Namespace, family: str, seconds: float, sr: int,
     print(f"{family}: {seconds:g} s, {sr} Hz, stereo, {SOURCES} sources{floor}; "
           f"torch threads {torch.get_num_threads()}, load {os.getloadavg()[0]:.1f}")
     t_ref, c_ref, ref = _timed(lambda: museval_v4(refs, ests, sr, sr), args.museval_repeats)
-    print(f"  museval v4:  wall {t_ref:8.3f} s   cpu {c_ref:8.3f} s")
+    print(f"  museval v4:  wall {t_ref:8.3f} s   cpu {c_ref:8.3f} s   "
+          f"(cpu/wall {c_ref / t_ref:.2f}), load {os.getloadavg()[0]:.1f}")
     repeats = 1 if family == "noiseless" else args.repeats
-    t_ours, c_ours, ours = _timed(lambda: bss_eval(refs, ests, sr), repeats)
-    print(f"  avsep (cpu): wall {t_ours:8.3f} s   cpu {c_ours:8.3f} s   "
-          f"ratio wall {t_ref / t_ours:5.1f}x, cpu {c_ref / c_ours:5.1f}x")
     figures: dict[str, object] = {
         "family": family, "seconds": seconds, "sample_rate": sr, "floor_db": floor_db,
-        "sources": SOURCES, "channels": 2,
-        "museval_wall_s": t_ref, "museval_cpu_s": c_ref, "avsep_cpu_wall_s": t_ours,
-        "avsep_cpu_cpu_s": c_ours, "speedup_wall": t_ref / t_ours,
-        "speedup_cpu_time": c_ref / c_ours, "load_average_1min": os.getloadavg()[0],
-        "goal_met": t_ref / t_ours >= GOAL_SPEEDUP,
-        # on a loaded machine the wall ratio follows the neighbours' load while each side
-        # runs; the CPU-time ratio (both sides' own work) is the steadier figure
-        "goal_met_cpu_time": c_ref / c_ours >= GOAL_SPEEDUP,
+        "sources": SOURCES, "channels": 2, "museval_wall_s": t_ref, "museval_cpu_s": c_ref,
+        "by_threads": {},
     }
+    results = {}
+    for threads in args.threads:
+        t_ours, c_ours, results[threads] = _timed(
+            lambda n=threads: bss_eval(refs, ests, sr, threads=n), repeats)
+        print(f"  avsep ({threads} thread{'s' if threads > 1 else ''}): wall {t_ours:8.3f} s   "
+              f"cpu {c_ours:8.3f} s   ratio wall {t_ref / t_ours:5.1f}x, "
+              f"cpu {c_ref / c_ours:5.1f}x, load {os.getloadavg()[0]:.1f}")
+        figures["by_threads"][threads] = {  # type: ignore[index]
+            "avsep_cpu_wall_s": t_ours, "avsep_cpu_cpu_s": c_ours,
+            "speedup_wall": t_ref / t_ours, "speedup_cpu_time": c_ref / c_ours,
+            "load_average_1min": os.getloadavg()[0]}
+    # the goal's figures: the last thread count (its results are compared below)
+    figures.update(figures["by_threads"][args.threads[-1]])  # type: ignore[index]
+    figures["threads"] = args.threads[-1]
+    t_ours, c_ours = figures["avsep_cpu_wall_s"], figures["avsep_cpu_cpu_s"]
+    figures["goal_met"] = t_ref / t_ours >= GOAL_SPEEDUP  # type: ignore[operator]
+    # on a loaded machine the wall ratio follows the neighbours' load while each side
+    # runs; the CPU-time ratio (both sides' own work) is the steadier figure there
+    figures["goal_met_cpu_time"] = c_ref / c_ours >= GOAL_SPEEDUP  # type: ignore[operator]
     if family != "noiseless":
-        print(f"  goal >= {GOAL_SPEEDUP:g}x: {'met' if figures['goal_met'] else 'NOT met'} "
-              f"({t_ref / t_ours:.1f}x wall), "
+        print(f"  goal >= {GOAL_SPEEDUP:g}x at {args.threads[-1]} thread(s): "
+              f"{'met' if figures['goal_met'] else 'NOT met'} "
+              f"({t_ref / t_ours:.1f}x wall), "  # type: ignore[operator]
               f"{'met' if figures['goal_met_cpu_time'] else 'NOT met'} "
-              f"({c_ref / c_ours:.1f}x CPU time)")
-    for name in ("sdr", "isr", "sir", "sar"):
-        a, b = ref[name], ours[name]  # type: ignore[index]
-        same_nan = bool(np.array_equal(np.isnan(a), np.isnan(b)))
-        diff = float(np.nanmax(np.abs(a - b)))
+              f"({c_ref / c_ours:.1f}x CPU time)")  # type: ignore[operator]
+    ours = results[args.threads[-1]]
+    for name in ("sdr", "isr", "sir", "sar"):  # every thread count against museval
+        a = ref[name]  # type: ignore[index]
+        same_nan = all(bool(np.array_equal(np.isnan(a), np.isnan(out[name])))
+                       for out in results.values())
+        diff = max(float(np.nanmax(np.abs(a - out[name]))) for out in results.values())
         figures[f"max_abs_diff_{name}_db"] = diff
         figures[f"nan_positions_match_{name}"] = same_nan
-        print(f"  {name}: max |diff| {diff:.2e} dB, NaN positions match: {same_nan}, "
-              f"median {np.nanmedian(b, axis=1).round(2).tolist()}")
+        print(f"  {name}: max |diff| {diff:.2e} dB (every thread count), NaN positions match: "
+              f"{same_nan}, median {np.nanmedian(ours[name], axis=1).round(2).tolist()}")
 
     if args.device:
         def on_device() -> dict[str, np.ndarray]:
