@@ -89,6 +89,9 @@ _BLOCK_FFT = 8192
 # 256 MB.
 _CORR_CHUNK_BYTES = 16 * 2**20
 _FRAME_CHUNK_BYTES = 64 * 2**20
+# Runs whose signals are computed while the filters are solved, per thread: a run's budget
+# counts 6 spectra-sized arrays, its signals are 2 of them.
+_EARLY_RUNS_PER_THREAD = 3
 _EPS = float(torch.finfo(torch.float64).eps)  # museval's ridge: G + eps I
 _RESIDUAL_TOL = 1e-11
 _PIVOT_TOL = 1e-9
@@ -247,10 +250,10 @@ def distortion_filters(
     :func:`avsep.metrics.museval_filters.museval_filters`, museval's own dense path.
 
     With ``workers`` the correlations are split over the threads and the two systems (all
-    references, each reference alone) are solved side by side; ``meanwhile`` (optional) is
-    called once both solves are queued, to queue work that does not need the filters. The
-    museval fallback runs alone, after every queued call, so that its LAPACK calls run as
-    museval's do.
+    references, each reference alone) are solved on one thread while ``meanwhile``
+    (optional; called once the solves are queued) queues work that does not need the
+    filters on the others. The museval fallback runs alone, after every queued call, so
+    that its LAPACK calls run as museval's do.
     """
     workers = workers or Workers(1)
     batch, sources, channels, _ = references.shape
@@ -270,12 +273,15 @@ def distortion_filters(
         x = torch.diagonal(x, dim1=2, dim2=4)  # (B, lag, C, C, S)
         return x.permute(0, 4, 1, 2, 3).reshape(batch * sources, -1, channels, channels)
 
-    full_solved = workers.submit(_levinson_filters, lags, rhs)
-    own_solved = workers.submit(_levinson_filters, own_blocks(lags), own_blocks(rhs))
+    # Both systems on one thread, one after the other: the own-source recursion (C x C
+    # blocks) is all Python overhead, and two such loops on two threads stall each other on
+    # the GIL (measured: the full solve took 2x longer beside it); ``meanwhile``'s FFTs,
+    # which release the GIL, fill the other thread instead.
+    solved = workers.submit(lambda: (_levinson_filters(lags, rhs),
+                                     _levinson_filters(own_blocks(lags), own_blocks(rhs))))
     if meanwhile is not None:
         meanwhile()
-    full, full_ok = full_solved.result()
-    own, own_ok = own_solved.result()  # (B*S, F, C_in, C_out)
+    (full, full_ok), (own, own_ok) = solved.result()  # own: (B*S, F, C_in, C_out)
     full = full.permute(0, 2, 1, 3)  # (B, P, F, E)
     full = full.reshape(batch, sources, channels, taps, sources, channels)
     full = full.permute(0, 4, 1, 2, 5, 3)  # (B, S_est, S_ref, C_in, C_out, taps)
@@ -305,16 +311,18 @@ def _parseval_weights(n_fft: int, device: torch.device) -> torch.Tensor:
 
 
 def silent_frames(references: torch.Tensor, estimates: torch.Tensor, window: int | None,
-                  hop: int | None) -> torch.Tensor:
+                  hop: int | None, workers: Workers | None = None) -> torch.Tensor:
     """museval's silent-window rule: (B, S, C, L) pair -> bool (B, frames).
 
-    True where any reference or any estimate, summed over channels, is all zeros.
+    True where any reference or any estimate, summed over channels, is all zeros (the two
+    inputs are checked on two threads when ``workers`` has them).
     """
     def any_silent(x: torch.Tensor) -> torch.Tensor:
         framed = frame_signal(x.sum(dim=2), window, hop)  # (B, S, T, W)
         return (framed == 0).all(dim=-1).any(dim=1)
 
-    return any_silent(references) | any_silent(estimates)
+    silent_refs, silent_ests = (workers or Workers(1)).map(any_silent, (references, estimates))
+    return silent_refs | silent_ests
 
 
 def _projection_bank(full: torch.Tensor, own: torch.Tensor, n_fft: int, threads: int = 1
@@ -424,7 +432,7 @@ def bss_eval_batch(
     scores = torch.full((4, batch, sources, frames), math.nan, dtype=torch.float64,
                         device=references.device)
     with one_torch_thread(references.device), Workers(threads) as workers:
-        silent = silent_frames(references, estimates, window, hop)  # (B, T)
+        silent = silent_frames(references, estimates, window, hop, workers)  # (B, T)
         live = torch.nonzero(~silent.all(dim=1)).flatten()
         if live.numel():
             whole = live.numel() == batch  # then no copy of the signals
@@ -433,8 +441,8 @@ def bss_eval_batch(
             windows = _Windows(refs, ests, window, hop, filters_len, threads)
             early = {}  # the first runs' signals, computed while the filters are solved
 
-            def queue_signals() -> None:
-                for run in windows.runs[:threads]:
+            def queue_signals() -> None:  # at most one run's memory budget per thread
+                for run in windows.runs[:threads * _EARLY_RUNS_PER_THREAD]:
                     early[run] = workers.submit(windows.signals, run)
 
             full, own = distortion_filters(refs, ests, filters_len, workers, queue_signals)
