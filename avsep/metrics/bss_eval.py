@@ -486,8 +486,12 @@ def bss_eval_tensors(
     device: torch.device | str | None = None, threads: int | None = None,
 ) -> dict[str, torch.Tensor]:
     """:func:`bss_eval` returning float64 tensors on ``device`` (default: the input's)."""
-    refs = _museval_layout(references, "references", device)
-    ests = _museval_layout(estimates, "estimates", refs.device)
+    threads = check_threads(threads)
+    if device is None:  # the estimates follow the references (numpy ones are on the CPU)
+        device = references.device if isinstance(references, torch.Tensor) else "cpu"
+    with Workers(threads) as workers:  # both transposing copies at once
+        refs, ests = workers.map(lambda pair: _museval_layout(*pair, device),
+                                 [(references, "references"), (estimates, "estimates")])
     check_same_shape(refs, ests, ("references", "estimates"), _LAYOUT)
     if not isinstance(filters_len, int) or filters_len < 1:
         raise ValueError(f"filters_len: expected a positive int, got {filters_len!r}")
