@@ -22,8 +22,9 @@ This module gives the same numbers (within float64 rounding; see the tests) with
 copying museval's loops:
 
 * correlations for lags -511..511 come from one block-wise FFT pass over the signals
-  (overlap-save blocks of 8192 points, cross-spectra summed over blocks with one batched
-  matrix product), instead of one full-length FFT per pair of channels;
+  (overlap-save blocks of 8192 points, the reference blocks transformed time-reversed so
+  that no conjugate is taken, products summed over blocks with one batched matrix product),
+  instead of one full-length FFT per pair of channels;
 * ``G`` is block Toeplitz, so the system is solved for all estimates at once by the block
   Levinson recursion (:mod:`avsep.metrics.toeplitz`, ~50x fewer flops than a dense
   factorisation), where museval runs one dense LU solve per source. A solution is trusted
@@ -41,17 +42,24 @@ copying museval's loops:
 * on the CPU the FFTs and batched complex products go through scipy/numpy
   (:mod:`avsep.metrics.kernels`, 2-3x faster than torch's at these shapes), the Levinson
   recursion runs in numpy, and torch's own ops run on one thread
-  (:mod:`avsep.audio.threads`).
+  (:mod:`avsep.audio.threads`);
+* ``threads`` CPU threads (default ``min(2, torch.get_num_threads())``;
+  :mod:`avsep.metrics.workers`) share the work, since numpy's products and scipy's FFTs
+  release the GIL: the correlation blocks are split between them, one thread solves both
+  Gram systems while the others transform the first windows, and the runs of windows are
+  spread over them. The two recursions share one thread on purpose: the own-source one
+  (C x C blocks) is all Python overhead, and beside it on a second thread the full solve
+  waited on the GIL and took twice as long. The museval fallback runs alone, after the
+  queued work, so that its LAPACK calls run as museval's do.
 
-Speed (``benchmarks/bss_eval_speed.py``, 4 stereo sources, loaded 2-core box; see
-``docs/evaluation.md``): recorded-like stems (notes over a -80 dB floor), 8 and 30 s at
-44.1 and 48 kHz, 17-30x museval's wall time and 14-19x its CPU time at load 13-25;
-noiseless stems take the fallback above and run at ~1x. At 8 s/48 kHz on one thread:
-correlations ~1/3 of the time, the Levinson solves ~1/6 (the 4 stereo own-source systems
-mostly in numpy call overhead), the windows ~1/2 (FFTs of windows and filters, one stacked
-product per frequency that applies ``P`` and ``P_j`` together). Signals of full length are
-never copied for the correlations (blocks are views; only edge blocks are padded): on the
-test box every fresh large buffer paid for its page faults.
+Speed: ``benchmarks/bss_eval_speed.py`` and ``docs/evaluation.md`` (figures with the load
+they were measured at); noiseless stems take the fallback above and run at ~1x. At 8 s/48
+kHz on one thread: correlations ~1/3 of the time, the Levinson solves ~1/6 (the 4 stereo
+own-source systems mostly in numpy call overhead), the windows ~1/2 (FFTs of windows and
+filters, one stacked product per frequency that applies ``P`` and ``P_j`` together).
+Signals of full length are never copied for the correlations (windows are views, only the
+reference blocks' zero-padding is a copy): on the test box every fresh large buffer paid
+for its page faults.
 
 Inputs follow museval: ``(sources, samples, channels)``. A reference or estimate that is
 silent over the whole signal makes museval raise; here every frame of that item is simply
