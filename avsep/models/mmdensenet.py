@@ -190,10 +190,14 @@ class DenseBand(nn.Module):
             if visual is None:
                 raise ValueError("this band fuses visual features; none were given")
             v = _align_frames(visual, x.shape[2])
-            x = torch.cat([x, v.unsqueeze(-1).expand(-1, -1, -1, x.shape[3])], dim=1)
-        x = self.bottleneck(x)
+            # the dense block concatenates its parts itself (into its buffer when inferring)
+            x = self.bottleneck[1](self.bottleneck[0](
+                x, v.unsqueeze(-1).expand(-1, -1, -1, x.shape[3])))
+        else:
+            x = self.bottleneck(x)
         for up, block, skip in zip(self.ups, self.up_blocks, reversed(skips), strict=True):
-            x = block(torch.cat([_fit(up(x), skip.shape[2:]), skip], dim=1))
+            dense, compression = block
+            x = compression(dense(_fit(up(x), skip.shape[2:]), skip))
         return x
 
 
