@@ -6,17 +6,20 @@ cost of a forward pass) it reports
 * ``engine_<backend>_<precision>``: the real-time factor (processing time / audio duration)
   of ``Separator.separate`` on the upload's decoded audio, no HTTP, with ``--threads``
   threads: torch fp32, torch bf16 (autocast), ONNX Runtime blocks fp32;
-* ``batching_on`` / ``batching_off``: a real Ray Serve application on 127.0.0.1 (one replica
-  holding every core, ``--threads`` threads, ``--backend``): the real-time factor of one request
-  through HTTP, then p50/p99 latency, requests/s and the replica's CPU-seconds per request
+* ``batching_on`` / ``batching_off``: two Ray Serve applications on 127.0.0.1 side by side
+  (routes ``/on`` and ``/off``, one replica each with ``--threads`` threads, ``--backend``;
+  the off replica runs the cap the on replica calibrated, so the two differ only in the
+  batcher): the real-time factor of one request through HTTP (median of ``--single`` a mode,
+  alternating), then at 1, 4 and 16 concurrent clients ``--bursts`` bursts a mode in ABBA order
+  (on/off, off/on, ...), each level's figures the medians over its bursts: wall time,
+  requests/s, p50/p99 latency, the replica's CPU-seconds per request
   (``replica_cpu_s_per_request``: the replica process and all its threads, from a cpuacct
-  cgroup when one can be made, else ``/proc/PID/stat``) from 1, 4 and 16 concurrent clients,
-  with the load average before and after each level; the two modes alternate their order
-  from one repeat to the next;
-* ``gain``: batching-on over batching-off throughput at each concurrency level, and
-  ``cpu_ratio``: batching-on over batching-off CPU-seconds per request (below 1: batching
-  does the same requests with less CPU, the load-independent reading of throughput at
-  saturation),
+  cgroup when one can be made, else ``/proc/PID/stat``), the load average before and after;
+* ``gain``: batching-on over batching-off throughput at each concurrency level (the medians),
+  ``cpu_ratio``: batching-on over batching-off CPU-seconds per request, and
+  ``same_code_path``: whether both replicas took the direct path (a calibrated cap of one chunk
+  per call leaves the batcher nothing to merge, so ``avsep serve`` bypasses it: then the gain
+  is ~1 by construction and its spread is the noise of the bursts),
 
 and once, open-unmix's separator at UMX-HQ size (4 targets, 1 Wiener iteration, random
 weights, 44.1 kHz stereo) on the same audio with the same threads. Every figure is measured
@@ -39,7 +42,8 @@ and ``uptime`` at start and end.
         [--engine torch:fp32,torch:bf16,onnxruntime:fp32,auto:auto] [--no-sidecar]
 
 The final set of issues #13/#21 in under 8 minutes on a quiet 2-core machine (all three models,
-one repeat, the serving default engine only; ``--budget`` stops adding levels past its seconds):
+one repeat, the serving default engine only, 3 bursts a mode at each level; ``--budget`` gives
+a level fewer bursts when the model's share of its seconds would be passed):
 
     .venv/bin/python benchmarks/serve_load.py --final
 """
@@ -255,57 +259,120 @@ async def load(url: str, files: dict, clients: int, requests: int) -> dict[str, 
             "requests_per_s": requests / wall}
 
 
-def serve_figures(folder: str, files: dict, args, batching: bool, modes_left: int = 1) -> dict:
-    """One Serve deployment: real-time factor of one request, then each concurrency level.
+MODES = ("on", "off")  # batching on / off: two applications side by side, bursts alternate
 
-    With ``--budget``, a level is skipped when its estimated time (its requests one after
-    another at the one-request latency) for this and the ``modes_left - 1`` modes still to
-    measure would end past the budget."""
+
+def info(base: str) -> dict:
+    return httpx.get(f"{base}/info", timeout=60).json()["runtime"]
+
+
+def deploy_pair(folder: str, args) -> dict[str, str]:
+    """Both modes as two applications (routes ``/on``, ``/off``), one replica each with
+    ``--threads`` threads; only one computes at a time, so they never share the cores.
+
+    The batching-on replica calibrates its cap (chunks per model call) as ``avsep serve`` does;
+    the batching-off one is given that cap instead of calibrating its own, so the two differ
+    only in the batcher (a second calibration can land on another cap by noise). Returns
+    {mode: base URL}."""
     from ray import serve
 
-    from avsep.serve.launch import app_args, start_local
+    from avsep.serve.app import build_app
+    from avsep.serve.launch import app_args
 
-    cpus = os.cpu_count() or 1
-    config = app_args(folder, None, "1", 0.0, {}, batching, args.max_batch_size,
-                      cpus_per_replica=float(cpus), threads_per_replica=args.threads,
+    half = max(1.0, (os.cpu_count() or 1) / 2)  # Ray's bookkeeping; threads are set apart
+    config = app_args(folder, None, "1", 0.0, {}, True, args.max_batch_size,
+                      cpus_per_replica=half, threads_per_replica=args.threads,
                       precision=args.precision, backend=args.backend)
-    start_local(config, "127.0.0.1", args.port)
+    serve.start(http_options={"host": "127.0.0.1", "port": args.port})
     base = f"http://127.0.0.1:{args.port}"
-    url = f"{base}/separate"
-    cpu = None
+    serve.run(build_app(config), name="bench-on", route_prefix="/on")
+    cap = info(f"{base}/on")["max_chunks_per_call"]
+    serve.run(build_app({**config, "batching": False, "calibrate_batch": False,
+                         "max_batch_size": cap}), name="bench-off", route_prefix="/off")
+    return {mode: f"{base}/{mode}" for mode in MODES}
+
+
+def order(index: int) -> tuple[str, ...]:
+    """ABBA: on/off, off/on, on/off, ... so a load that drifts favours neither mode."""
+    return MODES if index % 2 == 0 else MODES[::-1]
+
+
+def serve_figures(folder: str, files: dict, args, models_left: int = 1) -> dict:
+    """Batching on and off side by side: the real-time factor of one request (``--single``
+    requests a mode, alternating), then at each concurrency level ``--bursts`` bursts a mode,
+    alternating ABBA; a level's figures are the medians over its bursts.
+
+    With ``--budget``, a level gets fewer bursts (at least one a mode) when its estimated time
+    (its requests one after another at the one-request latency, both modes) with the levels
+    left would end past this model's share of the budget."""
+    from ray import serve
+
+    urls = deploy_pair(folder, args)
+    cpus: dict[str, ReplicaCpu] = {}
     try:
-        runtime = httpx.get(f"{base}/info", timeout=60).json()["runtime"]
-        cpu = ReplicaCpu(runtime["pid"])
-        asyncio.run(load(url, files, 1, 1))  # warm-up (ONNX export, first-call allocations)
-        single = asyncio.run(load(url, files, 1, args.single))
-        figures = {"real_time_factor": single["p50_s"] / args.seconds, "replica": runtime,
-                   "cpu_source": cpu.source, "levels": []}
-        for clients in args.levels:
+        runtimes = {mode: info(url) for mode, url in urls.items()}
+        cpus = {mode: ReplicaCpu(rt["pid"]) for mode, rt in runtimes.items()}
+        for mode in MODES:  # warm-up (ONNX export, first-call allocations)
+            asyncio.run(load(f"{urls[mode]}/separate", files, 1, 1))
+        single: dict[str, list[float]] = {mode: [] for mode in MODES}
+        for i in range(args.single):
+            for mode in order(i):
+                single[mode].append(asyncio.run(load(f"{urls[mode]}/separate", files, 1, 1))
+                                    ["p50_s"])
+        figures = {mode: {"real_time_factor": statistics.median(single[mode]) / args.seconds,
+                          "single_latencies_s": single[mode], "replica": runtimes[mode],
+                          "cpu_source": cpus[mode].source, "levels": []} for mode in MODES}
+        latency = max(statistics.median(v) for v in single.values())
+        share = (args.deadline - time.perf_counter()) / max(1, models_left)
+        model_end = time.perf_counter() + share
+        for index, clients in enumerate(args.levels):
             requests = max(args.requests, clients)
-            estimate = modes_left * requests * single["p50_s"]
-            if time.perf_counter() + estimate > args.deadline:
-                print(f"  --budget: level {clients} skipped (about {estimate:.0f} s left to "
-                      "measure it)", flush=True)
-                break
-            before, load_before = cpu.seconds(), loadavg()
-            level = asyncio.run(load(url, files, clients, requests))
-            # processing time per second of audio served at this level (all clients together)
-            level["real_time_factor"] = level["wall_s"] / (requests * args.seconds)
-            level["replica_cpu_s_per_request"] = (cpu.seconds() - before) / level["requests"]
-            level["loadavg_before_after"] = [load_before, loadavg()]
-            calls = httpx.get(f"{base}/info", timeout=60).json()["runtime"].get("batcher_calls")
-            level["mean_chunks_per_batcher_call"] = calls and calls["mean_chunks"]
-            figures["levels"].append(level)
-            print(f"  batching={'on ' if batching else 'off'} clients={clients:2d}  "
-                  f"real-time factor {level['real_time_factor']:.3f} "
-                  f"p50={level['p50_s']:.2f}s p99={level['p99_s']:.2f}s "
-                  f"{level['requests_per_s']:.3f} req/s  replica "
-                  f"{level['replica_cpu_s_per_request']:.3f} CPU-s/request  load "
-                  f"{level['loadavg_before_after']}", flush=True)
+            left = sum(max(args.requests, c) for c in args.levels[index:])
+            fits = (model_end - time.perf_counter()) / (2 * latency * left)
+            bursts = max(1, min(args.bursts, int(min(fits, args.bursts))))
+            if bursts < args.bursts:
+                print(f"  --budget: {bursts} burst(s) a mode at {clients} clients (not "
+                      f"{args.bursts})", flush=True)
+            runs: dict[str, list[dict]] = {mode: [] for mode in MODES}
+            for burst in range(bursts):
+                for mode in order(burst):
+                    before, load_before = cpus[mode].seconds(), loadavg()
+                    level = asyncio.run(load(f"{urls[mode]}/separate", files, clients, requests))
+                    level["replica_cpu_s_per_request"] = (cpus[mode].seconds() - before) / requests
+                    level["loadavg_before_after"] = [load_before, loadavg()]
+                    runs[mode].append(level)
+            for mode in MODES:
+                bursts_of = runs[mode]
+                wall = statistics.median(b["wall_s"] for b in bursts_of)
+                calls = info(urls[mode]).get("batcher_calls")
+                figures[mode]["levels"].append({
+                    "clients": clients, "requests": requests, "bursts": len(bursts_of),
+                    "wall_s": wall, "wall_s_each": [b["wall_s"] for b in bursts_of],
+                    "requests_per_s": requests / wall,
+                    # processing time per second of audio served at this level (all clients)
+                    "real_time_factor": wall / (requests * args.seconds),
+                    "p50_s": statistics.median(b["p50_s"] for b in bursts_of),
+                    "p99_s": statistics.median(b["p99_s"] for b in bursts_of),
+                    "replica_cpu_s_per_request": statistics.median(
+                        b["replica_cpu_s_per_request"] for b in bursts_of),
+                    "loadavg_before_after": [bursts_of[0]["loadavg_before_after"][0],
+                                             bursts_of[-1]["loadavg_before_after"][1]],
+                    "mean_chunks_per_batcher_call": calls and calls["mean_chunks"]})
+            on, off = (figures[mode]["levels"][-1] for mode in MODES)
+            each = [round(b / a, 3) for a, b in zip(on["wall_s_each"], off["wall_s_each"],
+                                                     strict=True)]
+            print(f"  clients={clients:2d} ({len(runs['on'])} bursts a mode, medians)  "
+                  f"real-time factor on {on['real_time_factor']:.3f} off "
+                  f"{off['real_time_factor']:.3f}  ratio {off['wall_s'] / on['wall_s']:.3f} "
+                  f"(bursts: {each})"
+                  f"  CPU-s/request on {on['replica_cpu_s_per_request']:.3f} off "
+                  f"{off['replica_cpu_s_per_request']:.3f}  load {on['loadavg_before_after']}",
+                  flush=True)
     finally:
-        if cpu is not None:
+        for cpu in cpus.values():
             cpu.close()
-        serve.delete("avsep")
+        for mode in MODES:
+            serve.delete(f"bench-{mode}")
     return figures
 
 
@@ -313,16 +380,17 @@ ENGINE_CHOICES = ("torch:fp32", "torch:bf16", "onnxruntime:fp32", "auto:fp32", "
 RTF_GOALS = {"mmdensenet": 0.12, "ynet": 0.6, "cunet": 0.1}  # issue #21 item 2 (cunet: #13)
 
 
-def measure_model(name: str, args, audio: np.ndarray) -> dict:
+def measure_model(name: str, args, audio: np.ndarray, models_left: int = 1) -> dict:
     """Engine and HTTP figures of one untrained zoo model; its package folder is removed after."""
     folder, model = package_fresh_model(name, args.preset)
     try:
-        return measure_package(name, folder, model, args, audio)
+        return measure_package(name, folder, model, args, audio, models_left)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def measure_package(name: str, folder: str, model, args, audio: np.ndarray) -> dict:
+def measure_package(name: str, folder: str, model, args, audio: np.ndarray,
+                    models_left: int = 1) -> dict:
     spec = model.spec
     files = {"audio": ("clip.wav", wav_bytes(audio), "audio/wav")}
     videos = []
@@ -351,20 +419,24 @@ def measure_package(name: str, folder: str, model, args, audio: np.ndarray) -> d
                 model, audio, videos, args.seconds, precision, backend, args.engine_rounds)
         print(f"{name} repeat {repeat + 1}: engine real-time factors "
               f"{ {k: round(v, 3) for k, v in figures.items()} }", flush=True)
-        # alternate which mode goes first: a load that drifts during a repeat favours neither
-        for left, batching in enumerate((True, False) if repeat % 2 == 0 else (False, True)):
-            figures["batching_on" if batching else "batching_off"] = serve_figures(
-                folder, files, args, batching, modes_left=2 - left)
+        both = serve_figures(folder, files, args, models_left)
+        figures["batching_on"], figures["batching_off"] = both["on"], both["off"]
         on, off = figures["batching_on"], figures["batching_off"]
-        pairs = list(zip(on["levels"], off["levels"], strict=False))  # levels both reached
+        pairs = list(zip(on["levels"], off["levels"], strict=True))
+        # on over off throughput: the medians of each level's bursts
         figures["gain"] = {str(a["clients"]): a["requests_per_s"] / b["requests_per_s"]
                            for a, b in pairs}
         figures["cpu_ratio"] = {str(a["clients"]): a["replica_cpu_s_per_request"]
                                 / b["replica_cpu_s_per_request"] for a, b in pairs}
+        # a cap of one chunk per call: batching on takes the direct path, as off does
+        figures["same_code_path"] = not on["replica"]["batching"] \
+            and not off["replica"]["batching"] \
+            and on["replica"]["max_chunks_per_call"] == off["replica"]["max_chunks_per_call"]
         print(f"{name} repeat {repeat + 1}: HTTP real-time factor on {on['real_time_factor']:.3f}"
               f" off {off['real_time_factor']:.3f}; batching gain "
               f"{ {k: round(v, 2) for k, v in figures['gain'].items()} }; CPU on/off "
-              f"{ {k: round(v, 2) for k, v in figures['cpu_ratio'].items()} }", flush=True)
+              f"{ {k: round(v, 2) for k, v in figures['cpu_ratio'].items()} }; same code path "
+              f"{figures['same_code_path']}", flush=True)
         result["repeats"].append(figures)
     runs = result["repeats"]
     measured = [r for r in runs if r["gain"]]  # a --budget may have skipped every level
@@ -377,6 +449,7 @@ def measure_package(name: str, folder: str, model, args, audio: np.ndarray) -> d
         f"http_real_time_factor_met (<= {goal})": goal and all(
             r["batching_on"]["real_time_factor"] <= goal for r in runs),
         "cpu_ratio_on_over_off": [r["cpu_ratio"] for r in runs],
+        "same_code_path_on_and_off": [r["same_code_path"] for r in runs],
         "gain_at_16_clients": [r["gain"].get("16") for r in runs],
         "gain_at_16_clients_met (>= 1.5)": all(r["gain"].get("16", 0) >= 1.5 for r in runs),
         "http_real_time_factor": [r["batching_on"]["real_time_factor"] for r in runs],
@@ -447,24 +520,31 @@ def main() -> None:
     parser.add_argument("--no-sidecar", action="store_true",
                         help="AV models: upload the video without its boxes sidecar (the crop "
                              "chain then runs the face detector on every request)")
+    parser.add_argument("--bursts", type=int, default=3,
+                        help="bursts a mode at each concurrency level, on/off alternating ABBA "
+                             "(the level's figures are their medians)")
     parser.add_argument("--budget", type=float, default=0.0,
-                        help="seconds; past them no further concurrency level starts (0: none)")
+                        help="seconds for all models; a level gets fewer bursts (>= 1) when "
+                             "the model's share would be passed (0: no limit)")
     parser.add_argument("--final", action="store_true",
                         help="the issue's final set in <= 8 min on a quiet 2-core machine: "
                              "--zoo-models cunet,mmdensenet,ynet --repeats 1 --levels 1,4,16 "
                              "--requests 1 (one per client) --engine auto:auto --engine-rounds 1 "
-                             "--single 2 --openunmix 1 --budget 420 --out serve_load_final")
+                             "--single 3 --bursts 3 --openunmix 1 --budget 420 "
+                             "--out serve_load_final")
     args = parser.parse_args()
     if args.final:
         args.zoo_models, args.repeats, args.levels, args.requests = \
             "cunet,mmdensenet,ynet", 1, "1,4,16", 1
         args.engine, args.engine_rounds, args.single, args.budget, args.out = \
-            "auto:auto", 1, 2, 420.0, "serve_load_final"
-        args.openunmix = 1
+            "auto:auto", 1, 3, 420.0, "serve_load_final"
+        args.openunmix, args.bursts = 1, 3
     args.engine = [e.strip() for e in args.engine.split(",") if e.strip()]
     bad = [e for e in args.engine if e not in ENGINE_CHOICES]
     if bad:
         parser.error(f"--engine {bad}: choose among {', '.join(ENGINE_CHOICES)}")
+    if args.bursts < 1 or args.single < 1:
+        parser.error(f"--bursts ({args.bursts}) and --single ({args.single}) must be >= 1")
     args.deadline = time.perf_counter() + (args.budget or float("inf"))
 
     import ray
@@ -488,8 +568,9 @@ def main() -> None:
              configure_logging=False)
     started = time.perf_counter()
     try:
-        for name in args.zoo_models.split(","):
-            figures[name] = measure_model(name, args, audio)
+        names = args.zoo_models.split(",")
+        for index, name in enumerate(names):
+            figures[name] = measure_model(name, args, audio, models_left=len(names) - index)
             figures["loadavg_end"] = loadavg()
             figures["uptime_end"] = uptime()
             save(args.out, figures)  # after every model: a long run keeps what it measured

@@ -68,12 +68,14 @@ class SeparationService:
         # least two chunks): requests then take the direct path, without the batcher's queue
         self.batcher = Batcher(self._run_model, max_batch_size) \
             if batching and max_batch_size > 1 else None
+        self.batching_asked = bool(batching)  # /info: asked for, but a cap of 1 runs direct
 
     def __serve_build_asgi_app__(self):
         runner = self.batcher.run if self.batcher is not None else self._run_model
         return build_http_app(self.separator, self.limits, runner, self.lanes, self.batcher,
                               {"max_chunks_per_call": self.max_batch_size,
-                               "cpu_s_per_chunk_by_batch": self.batch_costs})
+                               "cpu_s_per_chunk_by_batch": self.batch_costs,
+                               "batching_asked": self.batching_asked})
 
     async def _run_model(self, items: list[dict], wiener: int) -> list:
         """One model call over ``items`` (split into batches of ``max_batch_size``)."""
