@@ -1,5 +1,7 @@
 """Serving's inference-only fast paths give the training path's numbers (issue #21 item 2).
 
+A pre-activation ``ConvBlock`` without autograd applies its ReLU in place on the BatchNorm's
+output (never on its input: a block without a BatchNorm keeps the plain path).
 ``DenseBlock`` without autograd and with one item writes every layer's maps into one buffer
 instead of concatenating (``_forward_inference``); MMDenseNet's bands hand the dense blocks
 their parts (skip + upsampled maps, bottleneck + visual features) to concatenate there. The
@@ -14,6 +16,7 @@ import pytest
 import torch
 
 from avsep.models import build
+from avsep.models.blocks.conv import ConvBlock
 from avsep.models.blocks.dense import DenseBlock
 from avsep.serve.engine import Request, Separator
 
@@ -45,6 +48,20 @@ def test_dense_block_buffer_path_equals_cat_path(dtype, include_input):
     batch = torch.randn(2, 6, 9, 10)  # batches keep the cat path: same numbers per item
     with torch.inference_mode():
         assert torch.equal(block(batch), _cat_path(block, batch))
+
+
+@pytest.mark.parametrize("norm", ["batch", "none"])
+def test_preact_conv_block_inplace_relu_equals_plain_and_keeps_its_input(norm):
+    torch.manual_seed(0)
+    block = ConvBlock(3, 5, 3, preact=True, norm=norm, bias=False).eval()
+    x = torch.randn(1, 3, 7, 8)
+    kept = x.clone()
+    with torch.enable_grad():
+        reference = block(x).detach()
+    with torch.inference_mode():
+        fast = block(x)
+    assert torch.equal(fast, reference)
+    assert torch.equal(x, kept)  # the input is not touched (no ReLU in place on it)
 
 
 def test_dense_block_promotes_like_cat():
