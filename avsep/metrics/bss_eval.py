@@ -43,14 +43,14 @@ copying museval's loops:
   (:mod:`avsep.metrics.kernels`, 2-3x faster than torch's at these shapes), the Levinson
   recursion runs in numpy, and torch's own ops run on one thread
   (:mod:`avsep.audio.threads`);
-* ``threads`` CPU threads (default ``min(2, torch.get_num_threads())``;
-  :mod:`avsep.metrics.workers`) share the work, since numpy's products and scipy's FFTs
-  release the GIL: the correlation blocks are split between them, one thread solves both
-  Gram systems while the others transform the first windows, and the runs of windows are
-  spread over them. The two recursions share one thread on purpose: the own-source one
-  (C x C blocks) is all Python overhead, and beside it on a second thread the full solve
-  waited on the GIL and took twice as long. The museval fallback runs alone, after the
-  queued work, so that its LAPACK calls run as museval's do.
+* ``threads`` CPU threads (default 1, see :mod:`avsep.metrics.workers`) share the work,
+  since numpy's products and scipy's FFTs release the GIL: the correlation blocks are
+  split between them, one thread solves both Gram systems while the others transform the
+  first windows, and the runs of windows are spread over them. The two recursions share
+  one thread on purpose: the own-source one (C x C blocks) is all Python overhead, and
+  beside it on a second thread the full solve waited on the GIL and took twice as long.
+  The museval fallback runs alone, after the queued work, so that its LAPACK calls run as
+  museval's do.
 
 Speed: ``benchmarks/bss_eval_speed.py`` and ``docs/evaluation.md`` (figures with the load
 they were measured at); noiseless stems take the fallback above and run at ~1x. At 8 s/48
@@ -426,7 +426,7 @@ def bss_eval_batch(
     ``window``/``hop`` are in samples (``None``: the whole signal is one frame). Returns
     ``{"sdr","isr","sir","sar"}`` each (B, S, frames) float64 on the inputs' device, NaN in
     silent windows (see the module docstring). ``threads``: CPU threads (default
-    :func:`avsep.metrics.workers.default_threads`, ``min(2, torch.get_num_threads())``);
+    :func:`avsep.metrics.workers.default_threads`, 1);
     other devices use one.
     """
     if references.ndim != 4 or references.shape != estimates.shape:
@@ -524,7 +524,7 @@ def bss_eval(
     ``window``/``hop`` in seconds (museval converts with ``int(seconds * sample_rate)``);
     ``window=None`` scores the whole signal as one frame. ``device`` picks where to compute
     (e.g. ``"cuda"``); by default the inputs' device. ``threads``: CPU threads to use (default
-    ``min(2, torch.get_num_threads())``; 1 runs everything in the caller's thread).
+    1: everything in the caller's thread; 2 or more split the FFTs and products).
 
     Returns ``{"sdr","isr","sir","sar"}``, each a float64 numpy array (sources, frames)
     (with a leading batch dim for batched input); NaN marks windows where a reference or an

@@ -12,17 +12,17 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
-import torch
-
 T = TypeVar("T")
 
-MAX_DEFAULT_THREADS = 2
+# One thread unless asked: on the shared 2-core test box (load 2-6, 2026-12-06) two threads
+# were slower than one (8 s/44.1 kHz: 1.40 s against 0.65 s wall) and cost 10-20 % more CPU
+# time; a quiet box, where the second core is free, was not available to measure the gain.
+DEFAULT_THREADS = 1
 
 
 def default_threads() -> int:
-    """``min(2, torch.get_num_threads())``: the process's CPU thread budget as torch reads it
-    (``OMP_NUM_THREADS``, a Ray worker's ``num_cpus``), at most 2 (measured on 2 cores)."""
-    return max(1, min(MAX_DEFAULT_THREADS, torch.get_num_threads()))
+    """The thread count used when none is given: :data:`DEFAULT_THREADS` (1)."""
+    return DEFAULT_THREADS
 
 
 def check_threads(threads: int | None) -> int:

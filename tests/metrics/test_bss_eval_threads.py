@@ -1,6 +1,6 @@
 """BSS Eval's CPU threads (``threads=``) change the speed, not the numbers.
 
-The other BSS Eval tests run at the default thread count (``min(2, torch threads)``); here
+The other BSS Eval tests run at the default thread count (one); here
 one, two and three threads are compared on a batch that takes every path at once: silent
 windows, a fully silent item, a well-posed item (the fast path) and a noiseless one (the
 museval-arithmetic fallback, which must run alone and give museval's own numbers).
@@ -74,14 +74,9 @@ def test_bad_thread_counts_say_what_is_expected(bad: object) -> None:
         bss_eval(refs, refs, SR, threads=bad)  # type: ignore[arg-type]
 
 
-def test_default_thread_count_follows_torch_and_stays_at_most_two() -> None:
-    assert check_threads(None) == default_threads() == min(2, torch.get_num_threads())
-    before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
-        assert default_threads() == 1
-    finally:
-        torch.set_num_threads(before)
+def test_default_thread_count_is_one() -> None:
+    assert check_threads(None) == default_threads() == 1
+    assert check_threads(3) == 3
 
 
 def test_workers_keep_order_and_raise_in_the_caller() -> None:
