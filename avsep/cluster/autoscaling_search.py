@@ -65,6 +65,13 @@ def trial_results(experiment: Path) -> list[dict[str, Any]]:
     return last
 
 
+def _all_gone(row: dict[str, Any], gpu_type: str, after: float) -> bool:
+    """Whether watcher ``row``, taken after ``after``, shows no live ``gpu_type`` node and the
+    autoscaler's own status lists none active (its report can lag the node table by an update)."""
+    reported = (row.get("autoscaler") or {}).get("active", {}).get(gpu_type, 0)
+    return row["t"] > after and row["alive"].get(gpu_type, 0) == 0 and reported == 0
+
+
 def run(cluster: FakeCluster, data: Path, num_samples: int = 2, max_epochs: int = 1,
         name: str = "autoscale", max_concurrent: int | None = None, interval_s: float = 0.5,
         search_timeout_s: float = 900.0) -> dict[str, Any]:
@@ -97,8 +104,8 @@ def run(cluster: FakeCluster, data: Path, num_samples: int = 2, max_epochs: int 
             "--mlflow-uri", f"sqlite:///{storage / 'mlflow.db'}", *concurrent],
             timeout_s=search_timeout_s, log=state / "search.log")
         end = time.time()
-        scaled_down = _wait_for(watch, lambda rows: rows[-1]["t"] > end and
-                                rows[-1]["alive"].get(gpu_type, 0) == 0, idle_s + 120.0)
+        scaled_down = _wait_for(watch, lambda rows: _all_gone(rows[-1], gpu_type, end),
+                                idle_s + 120.0)
         results = trial_results(storage / "ray_results" / name)
         pids = [int(r["pid"]) for r in results]
         watch.with_suffix(".pids").write_text(" ".join(map(str, pids)))

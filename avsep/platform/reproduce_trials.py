@@ -182,7 +182,8 @@ def build_stage_tuner(plan: Any, values: list[dict[str, Any]], parent_run_id: st
             name=plan.name, storage_path=plan.storage,
             failure_config=ray.tune.FailureConfig(max_failures=options.max_failures,
                                                   fail_fast=False),
-            checkpoint_config=ray.tune.CheckpointConfig(num_to_keep=1), verbose=1))
+            checkpoint_config=ray.tune.CheckpointConfig(num_to_keep=tune.CHECKPOINTS_KEPT),
+            verbose=1))
 
 
 def start_ray(options: ReproduceOptions) -> None:

@@ -262,13 +262,20 @@ def trial_param_space(plan: Plan, parent_run_id: str | None = None) -> dict[str,
                           "cpus_per_worker": options.cpus_per_worker}}
 
 
+#: checkpoints each trial keeps: the newest is all a resume needs, but a driver killed between
+#: a trial's checkpoint rotation and the next experiment-state save leaves a state that names
+#: the one before it (seen: "Could not recover from checkpoint as it does not exist on storage
+#: anymore" on ``--resume`` after a SIGKILL, load ~15); keeping two keeps that one on disk
+CHECKPOINTS_KEPT = 2
+
+
 def quiet_local_snapshot_warning(storage: str) -> None:
-    """Each trial keeps one checkpoint (``num_to_keep=1``: resuming needs only the newest, and
-    disk stays bounded at paper size), so Tune writes its experiment state after every trial
-    checkpoint. With CPU-scale epochs of a second or two, its "excessive snapshotting" warning
-    then fires every few epochs and buries the progress lines, for a ~200 KB local JSON write
-    whose advice (keep more checkpoints) would cost disk. On remote storage (``s3://``, ...)
-    that write is an upload, and the warning stays on. A value the user set wins."""
+    """Each trial keeps two checkpoints (:data:`CHECKPOINTS_KEPT`), and Tune writes its
+    experiment state after trial checkpoints. With CPU-scale epochs of a second or two, its
+    "excessive snapshotting" warning then fires every few epochs and buries the progress lines,
+    for a ~200 KB local JSON write whose advice (keep more checkpoints) would cost disk. On
+    remote storage (``s3://``, ...) that write is an upload, and the warning stays on. A value
+    the user set wins."""
     if not is_remote_storage(storage):
         os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
@@ -311,7 +318,7 @@ def build_tuner(plan: Plan, parent_run_id: str | None = None, trainable: Any = N
             name=plan.name, storage_path=plan.storage,
             failure_config=ray.tune.FailureConfig(max_failures=plan.options.max_failures,
                                                   fail_fast=False),
-            checkpoint_config=ray.tune.CheckpointConfig(num_to_keep=1),
+            checkpoint_config=ray.tune.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
             verbose=1),
     )
 
