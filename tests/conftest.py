@@ -32,8 +32,9 @@ def _seed() -> None:
 # A whole worker runs each group, in collection order. A group is a test module (so its
 # module-scoped fixtures, e.g. one local Ray, start once), except the folders whose session- or
 # package-scoped fixtures are costly or must exist once:
-#   cluster/  one `avsep cluster local` for the package (network namespaces, fixed subnets and
-#             names; its namespace probe has a fixed name too): never two at once;
+#   cluster/  one `avsep cluster local` for the package (network namespaces; its name and
+#             subnet are the run's own, the fake autoscaler's fixed ones skip when taken): one
+#             cluster at a time keeps the two cores for it;
 #   serve/    the session's trained ``champion`` (a real search) and its Serve apps;
 #   e2e/      the session's synthetic corpus and local Ray.
 # xdist 3.8's own ``xdist_group`` marks do nothing under pytest 9 (it renames ``item._nodeid``,
