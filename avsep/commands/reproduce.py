@@ -6,8 +6,13 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from avsep.platform.cli_args import (add_cluster, add_mlflow, add_outage_limit, check_cluster,
-                                     guarded)
+from avsep.platform.cli_args import (
+    add_cluster,
+    add_mlflow,
+    add_outage_limit,
+    check_cluster,
+    guarded,
+)
 
 HELP = ("run a paper's headline comparisons (training over seeds, test-set scoring) and "
         "report each finding against the paper's numbers with a 95 %% interval")

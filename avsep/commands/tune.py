@@ -5,8 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
-from avsep.platform.cli_args import (add_cluster, add_debug, add_mlflow, add_outage_limit,
-                                     add_storage, guarded)
+from avsep.platform.cli_args import (
+    add_cluster,
+    add_debug,
+    add_mlflow,
+    add_outage_limit,
+    add_storage,
+    guarded,
+)
 
 HELP = "hyperparameter search: Ray Tune + Optuna + ASHA, MLflow tracking, champion registration"
 

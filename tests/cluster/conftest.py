@@ -9,8 +9,8 @@ is never a second cluster (or namespace probe) beside it. Tests run in module or
 node-kill test is the last test of the last module that uses the cluster
 (``test_survival.py``), so no later test meets a dead node. Skips with the reason when
 namespaces are not permitted. The cluster's name and subnet are this run's own (pid, first free
-/24), so one left behind by a killed earlier run does not block it. Teardown runs ``down`` even when a test fails, so no process,
-namespace or link is left behind.
+/24), so one left behind by a killed earlier run does not block it. Teardown runs ``down`` even
+when a test fails, so no process, namespace or link is left behind.
 """
 
 from __future__ import annotations
