@@ -27,15 +27,23 @@ def _package(config: dict, root: Path) -> Path:
     return save_model_package(build(config), config, root / "model")
 
 
-def test_missing_extra_vocal_advises_conditions_plain_which_then_runs(tmp_path, capsys):
+def _mmdensenet_and_songs(root: Path, seconds: float, test: int, extra_vocals: int
+                          ) -> tuple[Path, Path]:
+    """A tiny MMDenseNet package and a singing cache at its rate: one train and one val song,
+    ``test`` test songs, ``extra_vocals`` extra voices for the v+ mixtures."""
     from avsep.data.datasets.synthetic_cache import make_demo_cache
 
     config = {"name": "mmdensenet", "preset": "tiny"}
-    package = _package(config, tmp_path)
-    rate = build(config).spec.stft.sample_rate
-    cache = make_demo_cache(tmp_path / "cache", sample_rate=rate, seconds=2.0,
-                            singers={"train": 1, "val": 1, "test": 1}, extra_vocals=0,
-                            instruments=("violin",), solos=0, ensembles=0)
+    package = _package(config, root)
+    cache = make_demo_cache(root / "cache", sample_rate=build(config).spec.stft.sample_rate,
+                            seconds=seconds, singers={"train": 1, "val": 1, "test": test},
+                            extra_vocals=extra_vocals, instruments=("violin",), solos=0,
+                            ensembles=0)
+    return package, cache
+
+
+def test_missing_extra_vocal_advises_conditions_plain_which_then_runs(tmp_path, capsys):
+    package, cache = _mmdensenet_and_songs(tmp_path, seconds=2.0, test=1, extra_vocals=0)
     out = tmp_path / "report"
     speed = ["--out", str(out), "--test-seconds", "1", "--max-items", "1"]
     assert main(["eval", "--model", str(package), "--data", str(cache), *speed]) == 2
@@ -132,14 +140,7 @@ def test_a_cache_that_does_not_fit_gets_the_exact_prepare_command(tmp_path, caps
 def test_test_excerpts_scores_every_condition_of_n_drawn_songs(tmp_path, capsys):
     """--test-excerpts 2 on 4 test songs (plain + v+ each): 2 songs, both conditions of each,
     and the draw follows --selection-seed; --max-items 2 (the first rows) is all plain."""
-    from avsep.data.datasets.synthetic_cache import make_demo_cache
-
-    config = {"name": "mmdensenet", "preset": "tiny"}
-    package = _package(config, tmp_path)
-    rate = build(config).spec.stft.sample_rate
-    cache = make_demo_cache(tmp_path / "cache", sample_rate=rate, seconds=1.0,
-                            singers={"train": 1, "val": 1, "test": 4}, extra_vocals=2,
-                            instruments=("violin",), solos=0, ensembles=0)
+    package, cache = _mmdensenet_and_songs(tmp_path, seconds=1.0, test=4, extra_vocals=2)
     base = ["eval", "--model", str(package), "--data", str(cache), "--test-seconds", "1",
             "--no-ablations"]
     drawn = {}
