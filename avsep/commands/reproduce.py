@@ -105,10 +105,6 @@ def _run(args: argparse.Namespace) -> int:
     if (problem := check_cluster(args)) or args.val_length < 1:
         print(f"avsep reproduce: {problem or '--val-length must be >= 1'}")
         return 2
-    if not args.tracking_outage_limit > 0:
-        print(f"avsep reproduce: --tracking-outage-limit {args.tracking_outage_limit:g}: "
-              "expected seconds > 0 (default 600)")
-        return 2
     study = get(args.paper)
     scale = resolve_scale(args, study)
     if min(scale["epochs"], scale["seeds"], args.test_items or 1, scale["train_length"]) < 1:

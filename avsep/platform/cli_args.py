@@ -7,6 +7,7 @@ Kept in avsep.platform (light imports only) so the command modules stay thin.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -54,8 +55,22 @@ def check_cluster(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _outage_seconds(text: str) -> float:
+    """``--tracking-outage-limit``'s value: seconds > 0 (argparse names the flag on error)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"{text}: expected seconds > 0 (default 600)")
+    return seconds
+
+
 def add_outage_limit(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tracking-outage-limit", type=float, default=600.0, metavar="SECONDS",
+    """``--tracking-outage-limit``, refused at parse time unless it is seconds > 0 (``avsep
+    tune`` and ``avsep reproduce`` share it)."""
+    parser.add_argument("--tracking-outage-limit", type=_outage_seconds, default=600.0,
+                        metavar="SECONDS",
                         help="how long an MLflow tracking server may be away: trials keep "
                              "training and spool their records meanwhile; beyond it the run "
                              "fails naming the URI (default 600; docs/search.md)")

@@ -171,12 +171,24 @@ def build_stage_tuner(plan: Any, values: list[dict[str, Any]], parent_run_id: st
                                       restart_errored=False)
     tune.quiet_local_snapshot_warning(plan.storage)
     options = plan.options
+    # A trial of one worker holds its own CPUs (and GPUs), so the cluster's resources alone
+    # keep it to ``tune.concurrency`` trials at once, and the searcher needs no limit unless
+    # --max-concurrent asks for one: every point is then a trial (PENDING until resources free
+    # up) from Tune's first experiment-state save, and a resumed stage restores every point
+    # from that state. With the searcher's limit, points not yet created live only in the
+    # searcher's own state, which a killed driver leaves out of step with the trials: it still
+    # counted finished trials as live (the resumed stage ran below its concurrency), and once
+    # a resumed stage ran only the 2 restored trials of 6 (CI, 2026-12-06). A DDP trial holds
+    # a sliver of a CPU while its TorchTrainer's workers hold the compute, so there the
+    # searcher keeps the limit, and :func:`missing_points` names what a resume lost.
+    limit = options.max_concurrent or (tune.concurrency(plan) if options.workers_per_trial > 1
+                                       else None)
     return ray.tune.Tuner(
         trainable,
         param_space={**tune.trial_param_space(plan, parent_run_id),
                      POINT_KEY: ray.tune.grid_search(values)},
         tune_config=ray.tune.TuneConfig(num_samples=1,
-                                        max_concurrent_trials=tune.concurrency(plan),
+                                        max_concurrent_trials=limit,
                                         trial_dirname_creator=trial_dirname),
         run_config=ray.tune.RunConfig(
             name=plan.name, storage_path=plan.storage,
@@ -221,6 +233,13 @@ def train_stage(study: Study, stage: int, arms: list[Arm], cache: Path,
           f"{tune.concurrency(plan)} at once", flush=True)
     parent = tune.parent_run(plan)
     results = build_stage_tuner(plan, values, parent).fit()
+    lost = missing_points(points, results)
+    if lost:
+        raise RuntimeError(
+            f"stage {stage}: Ray Tune's restored search never started {len(lost)} of "
+            f"{len(points)} trial(s) ({', '.join(lost)}); the trials it did run are kept in "
+            f"{plan.experiment_path}. Run the command again without --resume to train this "
+            "stage afresh")
     tune.finish(plan, results, parent_run_id=parent)
     trained: dict[tuple[int, str], str] = {}
     for result in results:
@@ -233,20 +252,26 @@ def train_stage(study: Study, stage: int, arms: list[Arm], cache: Path,
     return trained
 
 
+def missing_points(points: list[Point], results: Any) -> list[str]:
+    """Labels of the ``points`` that no trial of ``results`` (a Tune ``ResultGrid``) ran,
+    errored trials included: a stage restored from a killed driver's state can lose the points
+    its searcher had not yet turned into trials."""
+    ran = set()
+    for result in results:
+        point = (result.config or {}).get(POINT_KEY) or {}
+        ran.add((point.get("seed"), point.get("key")))
+    return [p.label for p in points if (p.seed, p.key) not in ran]
+
+
 def close_orphans(plan: Any, results: Any) -> list[str]:
     """Mark ``KILLED`` the trial runs of this stage that a killed driver left ``RUNNING`` and
     no trial carries on: a trial killed before its first checkpoint starts again (a new run)
     when the stage resumes. Returns their ids."""
-    import mlflow
+    from avsep.tracking.spool import OutageClock, patient_client
+    from avsep.tracking.store import experiment_id
 
-    from avsep.tracking.spool import OutageClock, PatientClient
-    from avsep.tracking.store import configure, experiment_id
-
-    configure(plan.mlflow_uri)
-    client = mlflow.MlflowClient()
-    if plan.mlflow_uri.startswith(("http://", "https://")):  # waits out a server restart
-        client = PatientClient(client, OutageClock(plan.mlflow_uri,
-                                                   plan.options.tracking_outage_limit))
+    client = patient_client(plan.mlflow_uri, OutageClock(plan.mlflow_uri,
+                                                         plan.options.tracking_outage_limit))
     kept = {(r.metrics or {}).get("mlflow_run_id") for r in results}
     stale = [run.info.run_id for run in client.search_runs(
         [experiment_id(plan.mlflow_uri, plan.name, plan.artifact_root)],

@@ -69,6 +69,8 @@ def tool_lines(plan: Plan) -> list[str]:
 
     import mlflow
 
+    from avsep.tracking.store import is_tracking_server
+
     bin_dir = Path(sys.executable).parent
     lines = []
     try:
@@ -76,7 +78,7 @@ def tool_lines(plan: Plan) -> list[str]:
     except Exception:  # noqa: BLE001 - a remote store that went away: the links are optional
         experiment = None
     view = UI_RUNS_VIEW.format(id=experiment.experiment_id) if experiment is not None else None
-    if view and plan.mlflow_uri.startswith(("http://", "https://")):  # a tracking server's UI
+    if view and is_tracking_server(plan.mlflow_uri):  # a tracking server's UI
         lines.append(f"MLflow UI: open {plan.mlflow_uri.rstrip('/')}/{view} (the study's "
                      "training runs)")
     elif view:
@@ -126,10 +128,8 @@ def results_frame(results: Any, objective: Objective) -> Any:
 def _close_runs(plan: Plan, results: Any) -> None:
     """Deliver what the trials left spooled, then set the final MLflow status of every trial's
     run from its Tune result; both wait for an absent tracking server up to the outage limit."""
-    import mlflow
-
-    from avsep.tracking.spool import OutageClock, PatientClient
-    from avsep.tracking.store import configure, replay_spools
+    from avsep.tracking.spool import OutageClock, patient_client
+    from avsep.tracking.store import replay_spools
 
     limit = plan.options.tracking_outage_limit
     clock = OutageClock(plan.mlflow_uri, limit, where=str(spool_root(plan)))
@@ -137,10 +137,7 @@ def _close_runs(plan: Plan, results: Any) -> None:
     if replayed:
         print(f"avsep tune: delivered {replayed} tracking records the trials left spooled",
               flush=True)
-    configure(plan.mlflow_uri)
-    client = mlflow.MlflowClient()
-    if not plan.mlflow_uri.startswith("sqlite:"):
-        client = PatientClient(client, clock)
+    client = patient_client(plan.mlflow_uri, clock)
     for result in results:
         run_id = (result.metrics or {}).get("mlflow_run_id")
         if not run_id:

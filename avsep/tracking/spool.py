@@ -37,7 +37,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from avsep.tracking.store import TrackingError
+from avsep.tracking.store import (
+    TrackingError,
+    configure,
+    is_local_store,
+    is_tracking_server,
+)
 
 DEFAULT_OUTAGE_LIMIT_S = 600.0
 FIRST_DELAY_S = 1.0
@@ -183,11 +188,22 @@ class PatientClient:
         return lambda *args, **kwargs: patiently(self._clock, method, *args, **kwargs)
 
 
+def patient_client(uri: str, clock: OutageClock) -> Any:
+    """An ``MlflowClient`` of the tracking store at ``uri`` (MLflow configured for it); unless
+    it is a local sqlite store, every call waits out an outage with ``clock``
+    (:class:`PatientClient`, the rule :class:`avsep.tracking.store.RunLogger` follows)."""
+    import mlflow
+
+    configure(uri)
+    client = mlflow.MlflowClient()
+    return client if is_local_store(uri) else PatientClient(client, clock)
+
+
 def wait_for_server(uri: str, limit_s: float = DEFAULT_OUTAGE_LIMIT_S,
                     clock: OutageClock | None = None) -> None:
     """Return once the server at ``uri`` answers ``/health`` (at once for a URI that is not an
     ``http(s)`` server); raises :class:`TrackingOutageError` after ``limit_s`` without it."""
-    if not uri.startswith(("http://", "https://")):
+    if not is_tracking_server(uri):
         return
     import requests
 

@@ -54,7 +54,7 @@ def check_tracking_uri(uri: str, timeout_s: float = 5.0) -> str:
         except OSError as err:
             raise TrackingError(f"{uri}: cannot create {path.parent}: {err}") from None
         return uri
-    if uri.startswith(("http://", "https://")):
+    if is_tracking_server(uri):
         url = uri.rstrip("/") + "/health"
         try:
             with urllib.request.urlopen(url, timeout=timeout_s) as reply:  # noqa: S310
@@ -117,6 +117,17 @@ def code_version(root: Path | None = None) -> str:
         return f"avsep-{__version__}"
 
 
+def is_tracking_server(uri: str) -> bool:
+    """Whether ``uri`` names an MLflow tracking server (``http(s)://``), not a store."""
+    return uri.startswith(("http://", "https://"))
+
+
+def is_local_store(uri: str) -> bool:
+    """Whether ``uri`` is a sqlite store: no server that could be away, so its errors are
+    raised at once instead of waited out."""
+    return uri.startswith("sqlite:")
+
+
 def configure(uri: str) -> None:
     """Point MLflow's tracking and registry at ``uri``."""
     import mlflow
@@ -170,8 +181,7 @@ class RunLogger:
         configure(uri)
         self.client = mlflow.MlflowClient()
         self.clock = OutageClock(uri, outage_limit_s or DEFAULT_OUTAGE_LIMIT_S)
-        # a sqlite store has no server to be away: its errors are raised at once
-        self.call = (lambda fn, *a: fn(*a)) if uri.startswith("sqlite:") else \
+        self.call = (lambda fn, *a: fn(*a)) if is_local_store(uri) else \
             (lambda fn, *a: patiently(self.clock, fn, *a))
         if run_id is None:
             exp = self.call(experiment_id, uri, experiment, artifact_root)
@@ -179,7 +189,7 @@ class RunLogger:
                 exp, run_name=run_name, tags=dict(tags)).info.run_id)
         self.run_id = run_id
         self.spool = None
-        if spool_root is not None and not uri.startswith("sqlite:"):
+        if spool_root is not None and not is_local_store(uri):
             self.spool = Spool(Path(spool_root) / run_id)
             self.clock.where = str(self.spool.folder)
             self.deliver(block=False)

@@ -80,7 +80,7 @@ def test_reproduce_runs_on_workers_and_resumes_as_ray_job(local_cluster):
     assert (out / "report" / "li" / "report.md").is_file()
 
     after = _rows(experiment)
-    assert len(after) == 6
+    assert len(after) == 6, (sorted(after), done.stdout[-4000:])
     for trial in finished:
         assert after[trial] == before[trial]  # a finished trial did not train again
     for rows in after.values():

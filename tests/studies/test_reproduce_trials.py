@@ -99,12 +99,29 @@ def _command(*argv):
     (["--max-concurrent", "0"], "--max-concurrent must be >= 1"),
     (["--workers-per-trial", "0"], "--workers-per-trial must be >= 1"),
     (["--val-length", "0"], "--val-length must be >= 1"),
-    (["--tracking-outage-limit", "0"], "--tracking-outage-limit 0: expected seconds > 0"),
 ])
 def test_bad_flags_are_refused_before_anything_runs(argv, message, tmp_path, capsys):
     assert _command("solos", "--out", str(tmp_path), *argv) == 2
     assert message in capsys.readouterr().out
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(("command", "required"), [("reproduce", ["li"]),
+                                                   ("tune", ["--space", "av_singing"])])
+@pytest.mark.parametrize("value", ["0", "-5", "nan", "soon"])
+def test_a_tracking_outage_limit_that_is_not_seconds_is_refused_by_the_parser(
+        command, required, value, capsys):
+    import importlib
+
+    parser = argparse.ArgumentParser()
+    importlib.import_module(f"avsep.commands.{command}").add_arguments(parser)
+    with pytest.raises(SystemExit) as exit_:
+        parser.parse_args([*required, "--tracking-outage-limit", value])
+    assert exit_.value.code == 2
+    assert (f"argument --tracking-outage-limit: {value}: expected seconds > 0"
+            in capsys.readouterr().err)
+    args = parser.parse_args([*required, "--tracking-outage-limit", "2.5"])
+    assert args.tracking_outage_limit == 2.5
 
 
 def test_dry_run_prints_the_trials_and_trains_nothing(tmp_path, capsys):
@@ -133,8 +150,32 @@ def test_resume_marks_runs_of_restarted_trials_killed(tmp_path):
     carried, orphan, study = (client.create_run(experiment, tags=tags).info.run_id for tags in
                               ({"reproduce_seed": "0"}, {"reproduce_seed": "1"},
                                {"kind": "study"}))
-    plan = SimpleNamespace(mlflow_uri=uri, name="reproduce-li-stage0", artifact_root=None)
+    plan = SimpleNamespace(mlflow_uri=uri, name="reproduce-li-stage0", artifact_root=None,
+                           options=SimpleNamespace(tracking_outage_limit=600.0))
     results = [SimpleNamespace(metrics={"mlflow_run_id": carried})]
     assert close_orphans(plan, results) == [orphan]
     status = {r: client.get_run(r).info.status for r in (carried, orphan, study)}
     assert status == {carried: "RUNNING", orphan: "KILLED", study: "RUNNING"}
+
+
+def test_points_a_restored_stage_never_ran_are_named(tmp_path):
+    """A stage whose restored search ran 2 of its 6 points (arm x seed) names the other 4; a
+    point whose trial errored still counts as run."""
+    from types import SimpleNamespace
+
+    from avsep.platform.reproduce_trials import POINT_KEY, missing_points
+
+    study = STUDIES["li"]
+    options = ReproduceOptions(paper="li", out=tmp_path, seeds=2)
+    arms = [study.arm(k) for k in study_stages(study)[0]]
+    points = stage_points(study, 0, arms, options)
+    assert len(points) == 6
+
+    def result(point, error=None):
+        return SimpleNamespace(config={POINT_KEY: {"seed": point.seed, "key": point.key}},
+                               error=error)
+
+    ran = [result(points[0]), result(points[3], error=RuntimeError("trial failed"))]
+    assert missing_points(points, ran) == [p.label for p in points[1:3] + points[4:]]
+    assert missing_points(points, [result(p) for p in points]) == []
+    assert len(missing_points(points, [])) == 6
