@@ -65,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from avsep.serve.launch import app_args, export_config, start_local
+    from avsep.serve.launch import app_args, export_config, start_local, start_ray
     from avsep.tracking.store import resolve_tracking_uri
 
     limits = {"max_upload_bytes": int(args.max_upload_mb * 1024 * 1024),
@@ -102,24 +102,34 @@ def run(args: argparse.Namespace) -> int:
         print(f"avsep serve: nothing deployed: {problem}", file=sys.stderr)
         return 1
     try:
+        start_ray(config)
+        _stop_on_sigterm()  # Ray's start installs its own handler (a stack dump): ours after it
         start_local(config, args.host, args.port)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM while the deployment starts
+        _shut_down()
+        print("avsep serve: stopped before the deployment was ready", flush=True)
+        return 0
     except Exception as err:  # noqa: BLE001 - Ray Serve's deployment errors: show the reason
         print(f"avsep serve: the deployment failed: {err}", file=sys.stderr)
         return 1
     print(f"serving {args.model} at http://{args.host}:{args.port} "
           "(POST /separate, GET /info, GET /healthz); Ctrl-C or SIGTERM stops", flush=True)
-    _stop_on_sigterm()
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
-        import ray
-        from ray import serve
-
-        serve.shutdown()
-        ray.shutdown()
+        _shut_down()
     print("avsep serve: stopped", flush=True)
     return 0
+
+
+def _shut_down() -> None:
+    """Delete the Serve app and stop the Ray this command started."""
+    import ray
+    from ray import serve
+
+    serve.shutdown()
+    ray.shutdown()
 
 
 def _stop_on_sigterm() -> None:

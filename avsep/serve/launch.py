@@ -68,19 +68,28 @@ def export_config(path: Path, args: dict[str, Any], host: str, port: int) -> Pat
     return path
 
 
-def start_local(args: dict[str, Any], host: str, port: int, num_cpus: int | None = None):
-    """Start Ray (if needed) and Serve on ``host:port``; deploy; return the ingress handle."""
+def start_ray(args: dict[str, Any], num_cpus: int | None = None) -> None:
+    """Start a local Ray for serving unless one is running; its HTTP proxy refuses uploads over
+    the app's size limit (``args["limits"]``) before reading them."""
     import ray
-    from ray import serve
 
-    from avsep.serve.app import build_app
     from avsep.serve.limits import Limits
     from avsep.serve.proxy_guard import install
 
-    if not ray.is_initialized():
-        # the proxy of the Ray started here refuses oversized uploads before reading them
-        install(Limits(**(args.get("limits") or {})).max_request_bytes)
-        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False)
+    if ray.is_initialized():
+        return
+    install(Limits(**(args.get("limits") or {})).max_request_bytes)
+    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+             configure_logging=False)
+
+
+def start_local(args: dict[str, Any], host: str, port: int, num_cpus: int | None = None):
+    """Start Ray (if needed, :func:`start_ray`) and Serve on ``host:port``; deploy; return the
+    ingress handle."""
+    from ray import serve
+
+    from avsep.serve.app import build_app
+
+    start_ray(args, num_cpus)
     serve.start(http_options={"host": host, "port": port})
     return serve.run(build_app(args), name=APP_NAME, route_prefix="/")
