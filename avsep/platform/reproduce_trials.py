@@ -235,11 +235,11 @@ def train_stage(study: Study, stage: int, arms: list[Arm], cache: Path,
     results = build_stage_tuner(plan, values, parent).fit()
     lost = missing_points(points, results)
     if lost:
+        why = "; its restored search state had lost them" if options.resume else ""
         raise RuntimeError(
-            f"stage {stage}: Ray Tune's restored search never started {len(lost)} of "
-            f"{len(points)} trial(s) ({', '.join(lost)}); the trials it did run are kept in "
-            f"{plan.experiment_path}. Run the command again without --resume to train this "
-            "stage afresh")
+            f"stage {stage}: Ray Tune never started {len(lost)} of {len(points)} trial(s) "
+            f"({', '.join(lost)}){why}. The trials it ran are kept in {plan.experiment_path}; "
+            "run the command again without --resume to train this stage afresh")
     tune.finish(plan, results, parent_run_id=parent)
     trained: dict[tuple[int, str], str] = {}
     for result in results:

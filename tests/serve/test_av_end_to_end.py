@@ -23,7 +23,7 @@ from avsep.metrics.sdr import si_sdr
 from tests.serve.conftest import LIMITS, _free_port
 from tests.serve.test_http import unzip_stems
 
-EPOCHS = 8
+EPOCHS = 3
 MODEL = {"name": "av_mmdensenet", "preset": "tiny", "frontend": "conv2d_lstm",
          "mask_layer": True}
 
