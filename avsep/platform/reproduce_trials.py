@@ -166,9 +166,7 @@ def build_stage_tuner(plan: Any, values: list[dict[str, Any]], parent_run_id: st
     trainable = tune.ray_trainable(plan, run_point)
     if plan.options.resume and ray.tune.Tuner.can_restore(plan.experiment_path):
         print(f"[reproduce] resuming {plan.experiment_path}", flush=True)
-        return ray.tune.Tuner.restore(plan.experiment_path, trainable=trainable,
-                                      resume_unfinished=True, resume_errored=True,
-                                      restart_errored=False)
+        return tune.restored_tuner(plan, trainable)
     tune.quiet_local_snapshot_warning(plan.storage)
     options = plan.options
     # A trial of one worker holds its own CPUs (and GPUs), so the cluster's resources alone
@@ -190,12 +188,7 @@ def build_stage_tuner(plan: Any, values: list[dict[str, Any]], parent_run_id: st
         tune_config=ray.tune.TuneConfig(num_samples=1,
                                         max_concurrent_trials=limit,
                                         trial_dirname_creator=trial_dirname),
-        run_config=ray.tune.RunConfig(
-            name=plan.name, storage_path=plan.storage,
-            failure_config=ray.tune.FailureConfig(max_failures=options.max_failures,
-                                                  fail_fast=False),
-            checkpoint_config=ray.tune.CheckpointConfig(num_to_keep=tune.CHECKPOINTS_KEPT),
-            verbose=1))
+        run_config=tune.run_config(plan))
 
 
 def start_ray(options: ReproduceOptions) -> None:

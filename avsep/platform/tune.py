@@ -295,9 +295,7 @@ def build_tuner(plan: Plan, parent_run_id: str | None = None, trainable: Any = N
         if not ray.tune.Tuner.can_restore(plan.experiment_path):
             raise SearchSetupError(f"{plan.experiment_path}: nothing to resume (no search "
                                    "state there); run without --resume to start it")
-        return ray.tune.Tuner.restore(plan.experiment_path, trainable=trainable,
-                                      resume_unfinished=True, resume_errored=True,
-                                      restart_errored=False)
+        return restored_tuner(plan, trainable)
     options = plan.options
     search = searcher.build(plan.space.function, plan.objectives, seed_study(plan),
                             plan.optuna_study, optuna.storages.RDBStorage(plan.optuna_storage),
@@ -314,13 +312,31 @@ def build_tuner(plan: Plan, parent_run_id: str | None = None, trainable: Any = N
                                         num_samples=plan.options.num_samples,
                                         max_concurrent_trials=concurrency(plan),
                                         time_budget_s=search.time_budget_s),
-        run_config=ray.tune.RunConfig(
-            name=plan.name, storage_path=plan.storage,
-            failure_config=ray.tune.FailureConfig(max_failures=plan.options.max_failures,
-                                                  fail_fast=False),
-            checkpoint_config=ray.tune.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
-            verbose=1),
+        run_config=run_config(plan),
     )
+
+
+def restored_tuner(plan: Plan, trainable: Any) -> Any:
+    """The ``Tuner`` saved under ``plan.experiment_path``, restored: finished trials are kept,
+    unfinished ones continue and errored ones are retried from their last checkpoint."""
+    import ray.tune
+
+    return ray.tune.Tuner.restore(plan.experiment_path, trainable=trainable,
+                                  resume_unfinished=True, resume_errored=True,
+                                  restart_errored=False)
+
+
+def run_config(plan: Plan) -> Any:
+    """The ``RunConfig`` of a search (and of a reproduce stage): ``plan.name`` under
+    ``plan.storage``, ``--max-failures`` retries a trial, :data:`CHECKPOINTS_KEPT` checkpoints."""
+    import ray.tune
+
+    return ray.tune.RunConfig(
+        name=plan.name, storage_path=plan.storage,
+        failure_config=ray.tune.FailureConfig(max_failures=plan.options.max_failures,
+                                              fail_fast=False),
+        checkpoint_config=ray.tune.CheckpointConfig(num_to_keep=CHECKPOINTS_KEPT),
+        verbose=1)
 
 
 def run(plan: Plan, trainable: Any = None) -> SearchOutcome:
