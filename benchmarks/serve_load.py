@@ -21,12 +21,16 @@ cost of a forward pass) it reports
   per call leaves the batcher nothing to merge, so ``avsep serve`` bypasses it: then the gain
   is ~1 by construction and its spread is the noise of the bursts),
 
-and once, open-unmix's separator at UMX-HQ size (4 targets, 1 Wiener iteration, random
-weights, 44.1 kHz stereo) on the same audio with the same threads. Every figure is measured
-``--repeats`` times (the machine may be shared); each repeat is kept in the JSON. Goals
-(issue #13): batching never slower, >= 1.5x unbatched at 16 clients, >= 10x real time
-(factor <= 0.1) through HTTP; issue #21: HTTP real-time factor MMDenseNet <= 0.12, Y-Net <= 0.6,
-batching never below 0.95x unbatched.
+and open-unmix's separator at UMX-HQ size (4 targets, 1 Wiener iteration, random weights,
+44.1 kHz stereo) on the same audio with the same threads: once at the start, and once after
+each round of one-request figures (``openunmix_same_window``, which the goal line
+``http_over_openunmix_same_window`` divides by): the shared test machine's speed drifts by
+tens of percent within minutes (2026-12-06: the same in-process MMDenseNet call took 0.56 s
+at 13:49 and 0.97 s at 13:58, nothing else running), so only a reference taken beside a
+figure compares. Every figure is measured ``--repeats`` times (the machine may be shared);
+each repeat is kept in the JSON. Goals (issue #13): batching never slower, >= 1.5x unbatched
+at 16 clients, >= 10x real time (factor <= 0.1) through HTTP; issue #21: HTTP real-time factor
+MMDenseNet <= 0.12, Y-Net <= 0.6, batching never below 0.95x unbatched.
 
 The served model runs at ``--precision`` (default ``auto``, the serving default: bf16 on a CPU
 with native bf16). An audio-visual model gets what a user with the song's video sends: the
@@ -172,8 +176,9 @@ def engine_factor(model, audio: np.ndarray, videos: list, seconds: float, precis
     return timed(lambda: separator.separate(request), rounds) / seconds
 
 
-def openunmix_factor(audio: np.ndarray, seconds: float, rounds: int = 2) -> float | None:
-    """Real-time factor of open-unmix's Separator at UMX-HQ size (random weights), or None."""
+def openunmix_runner(audio: np.ndarray):
+    """A call that separates ``audio`` with open-unmix's Separator at UMX-HQ size (4 targets,
+    1 Wiener iteration, random weights), or None when openunmix is not installed."""
     try:
         import torch
         from openunmix.model import OpenUnmix, Separator
@@ -189,7 +194,13 @@ def openunmix_factor(audio: np.ndarray, seconds: float, rounds: int = 2) -> floa
         with torch.inference_mode():
             separator(mix)
 
-    return timed(run, rounds) / seconds
+    return run
+
+
+def openunmix_factor(audio: np.ndarray, seconds: float, rounds: int = 2) -> float | None:
+    """Real-time factor of open-unmix's Separator at UMX-HQ size (random weights), or None."""
+    run = openunmix_runner(audio)
+    return None if run is None else timed(run, rounds) / seconds
 
 
 def loadavg() -> float:
@@ -297,10 +308,14 @@ def order(index: int) -> tuple[str, ...]:
     return MODES if index % 2 == 0 else MODES[::-1]
 
 
-def serve_figures(folder: str, files: dict, args, models_left: int = 1) -> dict:
+def serve_figures(folder: str, files: dict, args, models_left: int = 1,
+                  umx_run=None) -> dict:
     """Batching on and off side by side: the real-time factor of one request (``--single``
-    requests a mode, alternating), then at each concurrency level ``--bursts`` bursts a mode,
-    alternating ABBA; a level's figures are the medians over its bursts.
+    requests a mode, alternating, each round followed by one open-unmix call in this
+    process when ``umx_run`` is given: a reference taken in the same minutes, since this
+    shared machine's speed drifts by tens of percent within minutes), then at each
+    concurrency level ``--bursts`` bursts a mode, alternating ABBA; a level's figures are the
+    medians over its bursts.
 
     With ``--budget``, a level gets fewer bursts (at least one a mode) when its estimated time
     (its requests one after another at the one-request latency, both modes) with the levels
@@ -315,13 +330,19 @@ def serve_figures(folder: str, files: dict, args, models_left: int = 1) -> dict:
         for mode in MODES:  # warm-up (ONNX export, first-call allocations)
             asyncio.run(load(f"{urls[mode]}/separate", files, 1, 1))
         single: dict[str, list[float]] = {mode: [] for mode in MODES}
+        reference: list[float] = []  # open-unmix in this process, between the requests
         for i in range(args.single):
             for mode in order(i):
                 single[mode].append(asyncio.run(load(f"{urls[mode]}/separate", files, 1, 1))
                                     ["p50_s"])
+            if umx_run is not None:
+                reference.append(timed(umx_run, 1) / args.seconds)
         figures = {mode: {"real_time_factor": statistics.median(single[mode]) / args.seconds,
                           "single_latencies_s": single[mode], "replica": runtimes[mode],
                           "cpu_source": cpus[mode].source, "levels": []} for mode in MODES}
+        if reference:
+            figures["openunmix_same_window"] = {
+                "real_time_factor": statistics.median(reference), "each": reference}
         latency = max(statistics.median(v) for v in single.values())
         share = (args.deadline - time.perf_counter()) / max(1, models_left)
         model_end = time.perf_counter() + share
@@ -411,6 +432,7 @@ def measure_package(name: str, folder: str, model, args, audio: np.ndarray,
               f"{result['crop']['sent']['crop_s']:.2f} s a request, without the sidecar "
               f"({result['crop']['without_sidecar']['crop_method']}) "
               f"{result['crop']['without_sidecar']['crop_s']:.2f} s", flush=True)
+    umx_run = openunmix_runner(audio) if args.openunmix else None
     for repeat in range(args.repeats):
         figures: dict = {"loadavg_start": loadavg()}
         for choice in args.engine:
@@ -419,8 +441,9 @@ def measure_package(name: str, folder: str, model, args, audio: np.ndarray,
                 model, audio, videos, args.seconds, precision, backend, args.engine_rounds)
         print(f"{name} repeat {repeat + 1}: engine real-time factors "
               f"{ {k: round(v, 3) for k, v in figures.items()} }", flush=True)
-        both = serve_figures(folder, files, args, models_left)
+        both = serve_figures(folder, files, args, models_left, umx_run)
         figures["batching_on"], figures["batching_off"] = both["on"], both["off"]
+        figures["openunmix_same_window"] = both.get("openunmix_same_window")
         on, off = figures["batching_on"], figures["batching_off"]
         pairs = list(zip(on["levels"], off["levels"], strict=True))
         # on over off throughput: the medians of each level's bursts
@@ -453,6 +476,10 @@ def measure_package(name: str, folder: str, model, args, audio: np.ndarray,
         "gain_at_16_clients": [r["gain"].get("16") for r in runs],
         "gain_at_16_clients_met (>= 1.5)": all(r["gain"].get("16", 0) >= 1.5 for r in runs),
         "http_real_time_factor": [r["batching_on"]["real_time_factor"] for r in runs],
+        # the same request's figure over open-unmix's, both taken in the same minutes
+        "http_over_openunmix_same_window": [
+            r["batching_on"]["real_time_factor"] / r["openunmix_same_window"]["real_time_factor"]
+            for r in runs if r.get("openunmix_same_window")],
         "ten_x_real_time_met (<= 0.1)": all(r["batching_on"]["real_time_factor"] <= 0.1
                                             for r in runs),
     }
@@ -480,6 +507,11 @@ def summary(name: str, result: dict, umx: list) -> str:
             f" (batch ratio {last['gain'][str(c)]:.2f})"
             for lv in on["levels"] for c in [lv["clients"]] if c in levels]
     umx_text = ", ".join(f"{v:.3f}" for v in umx if v is not None) or "not measured"
+    beside = last.get("openunmix_same_window")
+    if beside:
+        umx_text += (f" at the start, {beside['real_time_factor']:.3f} between this model's "
+                     f"requests (batched / open-unmix "
+                     f"{on['real_time_factor'] / beside['real_time_factor']:.2f}x)")
     return (f"{name}: precision {replica['precision']} (backend {replica['backend']}, "
             f"{replica['torch_threads']} threads, batching {replica['batching']}, cap "
             f"{replica.get('max_chunks_per_call')} chunks); crop method "
@@ -488,7 +520,7 @@ def summary(name: str, result: dict, umx: list) -> str:
                f"{result['crop']['without_sidecar']['crop_s']:.2f} s a request)"
                if result.get("crop") else "") + "\n"
             f"  HTTP real-time factor of one request: unbatched {off['real_time_factor']:.3f}, "
-            f"batched {on['real_time_factor']:.3f}; open-unmix UMX-HQ engine, same run: "
+            f"batched {on['real_time_factor']:.3f}; open-unmix UMX-HQ engine: "
             f"{umx_text}\n  real-time factor unbatched / batched (throughput):\n    "
             + "\n    ".join(rows))
 
@@ -529,13 +561,14 @@ def main() -> None:
     parser.add_argument("--final", action="store_true",
                         help="the issue's final set in <= 8 min on a quiet 2-core machine: "
                              "--zoo-models cunet,mmdensenet,ynet --repeats 1 --levels 1,4,16 "
-                             "--requests 1 (one per client) --engine auto:auto --engine-rounds 1 "
+                             "--requests 4 (a burst: 4 requests one after another at 1 client, "
+                             "one per client above) --engine auto:auto --engine-rounds 1 "
                              "--single 3 --bursts 3 --openunmix 1 --budget 420 "
                              "--out serve_load_final")
     args = parser.parse_args()
     if args.final:
         args.zoo_models, args.repeats, args.levels, args.requests = \
-            "cunet,mmdensenet,ynet", 1, "1,4,16", 1
+            "cunet,mmdensenet,ynet", 1, "1,4,16", 4
         args.engine, args.engine_rounds, args.single, args.budget, args.out = \
             "auto:auto", 1, 3, 420.0, "serve_load_final"
         args.openunmix, args.bursts = 1, 3
