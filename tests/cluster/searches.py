@@ -1,10 +1,9 @@
 """Helpers of the cluster tests: the ``avsep tune`` command line of a tiny search on the
-cluster, the rows Tune wrote for each trial, and what its saved experiment state holds."""
+cluster, and the rows Tune wrote for each trial."""
 
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -44,27 +43,3 @@ def trial_runs(state: Any, name: str) -> list[Any]:
     return [r for r in client.search_runs([experiment.experiment_id])
             if "val/sdr" in r.data.metrics]
 
-
-def saved_trials(experiment: Path) -> dict[str, tuple[str, int]]:
-    """Trial id -> (status, epochs its registered checkpoint holds) in the newest experiment
-    state Tune saved in ``experiment``: what ``--resume`` restores each trial from.
-
-    The epochs come from the trial's checkpoint manager only (Tune 2.60 stores it
-    cloudpickled, as hex, the checkpoint's folder ``checkpoint_00000K`` in it, one a epoch
-    here): its ``last_result`` names a checkpoint in saves made before Tune registers it, and
-    a resume restarts the trial from the registered one (from scratch when there is none).
-    Empty while no state is saved or while it is being replaced."""
-    states = sorted(experiment.glob("experiment_state*.json"))
-    try:
-        entries = json.loads(states[-1].read_text())["trial_data"] if states else []
-        out = {}
-        for trial, metadata in entries:
-            fields = json.loads(trial)
-            manager = json.loads(metadata)["checkpoint_manager"]
-            saved = bytes.fromhex(manager["value"]) if isinstance(manager, dict) \
-                and "value" in manager else json.dumps(manager).encode()
-            indices = [int(i) for i in re.findall(rb"checkpoint_(\d{6})", saved)]
-            out[fields["trial_id"]] = (fields["status"], max(indices) + 1 if indices else 0)
-        return out
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}

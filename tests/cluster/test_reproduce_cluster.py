@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.searches import saved_trials
 from tests.cluster.test_survival import _ray_job_submit, _wait_for
+from tests.tune_state import saved_trials
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.searches import saved_trials, trial_rows, trial_runs, tune_command
+from tests.cluster.searches import trial_rows, trial_runs, tune_command
+from tests.tune_state import saved_trials
 
 pytestmark = pytest.mark.slow
 

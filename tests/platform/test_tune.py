@@ -25,6 +25,7 @@ from avsep.platform.data import DataPathError
 from avsep.platform.tune import SearchOptions, SearchSetupError, prepare, run_trial
 from avsep.tracking.store import TrackingError
 from tests.platform.conftest import write_tiny_cache
+from tests.tune_state import saved_trials
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -272,13 +273,13 @@ def test_search_end_to_end_with_a_crashing_trial(tmp_path, tiny_cache, ray_sessi
     assert [t.system_attrs.get("fixed_params") for t in study.trials[3:]] == expected
 
 
-def _completed_trials(experiment: Path) -> dict[str, int]:
-    """trial folder -> epochs in its result.json (trials that reported at least once)."""
+def _trial_epochs(experiment: Path) -> dict[str, tuple[str, list[int]]]:
+    """trial folder -> (trial id, the epochs in its result.json), trials that reported."""
     out = {}
     for result in experiment.glob("*/result.json"):
         lines = [json.loads(x) for x in result.read_text().splitlines() if x.strip()]
         if lines:
-            out[result.parent.name] = len(lines)
+            out[result.parent.name] = (lines[0]["trial_id"], [int(x["epoch"]) for x in lines])
     return out
 
 
@@ -290,29 +291,41 @@ def test_resume_after_the_driver_is_killed(tmp_path):
             "--storage", str(tmp_path / "results"), "--config",
             str(_options(tmp_path, cache).config), "--num-cpus", "1"]
     env = {**os.environ, "AVSEP_HOME": str(tmp_path), "TQDM_DISABLE": "1"}
-    driver = subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     experiment = tmp_path / "results" / "av_singing"
+    # Tune saves its experiment state every loop step (not every 10 s), and the kill waits for
+    # a save in which a trial finished: result.json runs ahead of the saved state, and a trial
+    # whose last epoch the state does not hold trains that epoch again after the resume
+    driver = subprocess.Popen(args, cwd=ROOT, env={**env, "TUNE_GLOBAL_CHECKPOINT_S": "0"},
+                              start_new_session=True, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
     deadline = time.time() + 400
     try:
         while time.time() < deadline and driver.poll() is None:
-            if 2 in _completed_trials(experiment).values():
-                break  # one trial has finished both epochs
-            time.sleep(2)
+            if any(status == "TERMINATED" for status, _ in saved_trials(experiment).values()):
+                break
+            time.sleep(0.05)
         assert driver.poll() is None, "the search ended before it could be killed"
     finally:
         os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local Ray it started
         driver.wait()
-    before = _completed_trials(experiment)
-    finished_before = {t for t, n in before.items() if n == 2}
-    assert finished_before and len(before) < 3 + 1
+    saved = saved_trials(experiment)
+    before = _trial_epochs(experiment)
+    finished_before = {f for f, (trial, _) in before.items() if saved[trial][0] == "TERMINATED"}
+    assert finished_before and len(before) < 3 + 1, (saved, before)
     resumed = subprocess.run([*args, "--resume"], cwd=ROOT, env=env, capture_output=True,
                              text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    after = _completed_trials(experiment)
+    after = _trial_epochs(experiment)
     assert len(after) == 3  # the study finished: 3 trials, none lost, none added
-    for trial in finished_before:
-        assert after[trial] == 2  # completed trials were not run again
+    for folder in finished_before:
+        assert after[folder] == before[folder]  # completed trials were not run again
+    for folder, (trial, epochs) in after.items():
+        # the others went on from the epoch their registered checkpoint holds (from the start
+        # without one), no epoch skipped or trained twice from there; ASHA may stop one early
+        old = before.get(folder, (trial, []))[1]
+        new, kept = epochs[len(old):], saved.get(trial, ("PENDING", 0))[1]
+        assert old == list(range(1, len(old) + 1)), (folder, old)
+        assert new == list(range(kept + 1, kept + 1 + len(new))), (folder, kept, epochs)
     assert "best trial: run " in resumed.stdout and "registered" in resumed.stdout
 
 
