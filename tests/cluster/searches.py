@@ -42,4 +42,3 @@ def trial_runs(state: Any, name: str) -> list[Any]:
     experiment = client.get_experiment_by_name(name)
     return [r for r in client.search_runs([experiment.experiment_id])
             if "val/sdr" in r.data.metrics]
-
