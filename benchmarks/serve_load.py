@@ -197,12 +197,6 @@ def openunmix_runner(audio: np.ndarray):
     return run
 
 
-def openunmix_factor(audio: np.ndarray, seconds: float, rounds: int = 2) -> float | None:
-    """Real-time factor of open-unmix's Separator at UMX-HQ size (random weights), or None."""
-    run = openunmix_runner(audio)
-    return None if run is None else timed(run, rounds) / seconds
-
-
 def loadavg() -> float:
     """The 1-minute load average (the machine may be shared)."""
     return round(os.getloadavg()[0], 2)
@@ -401,17 +395,19 @@ ENGINE_CHOICES = ("torch:fp32", "torch:bf16", "onnxruntime:fp32", "auto:fp32", "
 RTF_GOALS = {"mmdensenet": 0.12, "ynet": 0.6, "cunet": 0.1}  # issue #21 item 2 (cunet: #13)
 
 
-def measure_model(name: str, args, audio: np.ndarray, models_left: int = 1) -> dict:
-    """Engine and HTTP figures of one untrained zoo model; its package folder is removed after."""
+def measure_model(name: str, args, audio: np.ndarray, models_left: int = 1,
+                  umx_run=None) -> dict:
+    """Engine and HTTP figures of one untrained zoo model (``umx_run``: open-unmix's call, timed
+    beside its requests); its package folder is removed after."""
     folder, model = package_fresh_model(name, args.preset)
     try:
-        return measure_package(name, folder, model, args, audio, models_left)
+        return measure_package(name, folder, model, args, audio, models_left, umx_run)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
 def measure_package(name: str, folder: str, model, args, audio: np.ndarray,
-                    models_left: int = 1) -> dict:
+                    models_left: int = 1, umx_run=None) -> dict:
     spec = model.spec
     files = {"audio": ("clip.wav", wav_bytes(audio), "audio/wav")}
     videos = []
@@ -432,7 +428,6 @@ def measure_package(name: str, folder: str, model, args, audio: np.ndarray,
               f"{result['crop']['sent']['crop_s']:.2f} s a request, without the sidecar "
               f"({result['crop']['without_sidecar']['crop_method']}) "
               f"{result['crop']['without_sidecar']['crop_s']:.2f} s", flush=True)
-    umx_run = openunmix_runner(audio) if args.openunmix else None
     for repeat in range(args.repeats):
         figures: dict = {"loadavg_start": loadavg()}
         for choice in args.engine:
@@ -592,7 +587,9 @@ def main() -> None:
         "threads": args.threads, "precision": args.precision, "backend": args.backend,
         "max_batch_size": args.max_batch_size}
     figures["loadavg_start"] = loadavg()
-    umx = [openunmix_factor(audio, args.seconds, args.engine_rounds)
+    # one open-unmix separator for the whole run: at the start, then beside each model
+    umx_run = openunmix_runner(audio) if args.openunmix else None
+    umx = [None if umx_run is None else timed(umx_run, args.engine_rounds) / args.seconds
            for _ in range(args.repeats if args.openunmix else 0)]
     figures["openunmix_umxhq_engine_real_time_factor"] = umx
     print(f"open-unmix (UMX-HQ size, 1 Wiener iteration) real-time factor: {umx}", flush=True)
@@ -603,7 +600,7 @@ def main() -> None:
     try:
         names = args.zoo_models.split(",")
         for index, name in enumerate(names):
-            figures[name] = measure_model(name, args, audio, models_left=len(names) - index)
+            figures[name] = measure_model(name, args, audio, len(names) - index, umx_run)
             figures["loadavg_end"] = loadavg()
             figures["uptime_end"] = uptime()
             save(args.out, figures)  # after every model: a long run keeps what it measured
