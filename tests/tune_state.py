@@ -31,3 +31,22 @@ def saved_trials(experiment: Path) -> dict[str, tuple[str, int]]:
         return out
     except (OSError, ValueError, KeyError, TypeError):
         return {}
+
+
+def finished(experiment: Path) -> set[str]:
+    """Trial ids the newest saved experiment state of ``experiment`` marks ``TERMINATED``."""
+    return {trial for trial, (status, _) in saved_trials(experiment).items()
+            if status == "TERMINATED"}
+
+
+def assert_went_on(before: list[int], after: list[int], kept: int, last: int | None = None
+                   ) -> None:
+    """A resumed trial's epochs: ``before`` (reported when the driver died) are 1, 2, ... and
+    the epochs reported after the resume go on from ``kept`` (what its registered checkpoint
+    holds; 0: from the start), none skipped or trained twice from there, up to ``last`` when
+    given (``None``: a scheduler may have stopped it early). An epoch reported after the last
+    save runs again, as docs/cluster.md says."""
+    new = after[len(before):]
+    stop = kept + 1 + len(new) if last is None else last + 1
+    assert before == list(range(1, len(before) + 1)), before
+    assert new == list(range(kept + 1, stop)), (before, after, kept)
