@@ -5,7 +5,25 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
+from typing import Any
+
+
+def result_rows(experiment: Path) -> dict[str, list[dict[str, Any]]]:
+    """Trial id -> the results Tune recorded for it in ``experiment``, in order (its
+    ``result.json`` lines: epoch, node_ip, pid, timestamp, ...); trials that reported."""
+    rows = {}
+    for path in sorted(experiment.glob("*/result.json")):
+        lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        if lines:
+            rows[lines[0]["trial_id"]] = lines
+    return rows
+
+
+def epochs(rows: list[dict[str, Any]]) -> list[int]:
+    """The epochs of a trial's result rows, in order."""
+    return [int(row["epoch"]) for row in rows]
 
 
 def saved_trials(experiment: Path) -> dict[str, tuple[str, int]]:
@@ -41,8 +59,9 @@ def finished(experiment: Path) -> set[str]:
 
 def assert_went_on(before: list[int], after: list[int], kept: int, last: int | None = None
                    ) -> None:
-    """A resumed trial's epochs: ``before`` (reported when the driver died) are 1, 2, ... and
-    the epochs reported after the resume go on from ``kept`` (what its registered checkpoint
+    """A resumed trial's epochs: ``before`` (what the killed driver's attempt reported,
+    :func:`reported_before_the_kill`) are 1, 2, ... and the rest of ``after`` (all its rows
+    after the resume) go on from ``kept`` (what its registered checkpoint
     holds; 0: from the start), none skipped or trained twice from there, up to ``last`` when
     given (``None``: a scheduler may have stopped it early). An epoch reported after the last
     save runs again, as docs/cluster.md says."""
@@ -50,3 +69,23 @@ def assert_went_on(before: list[int], after: list[int], kept: int, last: int | N
     stop = kept + 1 + len(new) if last is None else last + 1
     assert before == list(range(1, len(before) + 1)), before
     assert new == list(range(kept + 1, stop)), (before, after, kept)
+
+
+def killed_now() -> float:
+    """The kill's time (``time.time()``), returned a second later so that every row the
+    resumed search reports carries a later Tune ``timestamp`` (whole seconds) than any row of
+    the killed driver."""
+    killed_at = time.time()
+    time.sleep(1.0)
+    return killed_at
+
+
+def reported_before_the_kill(rows: list[dict[str, Any]], killed_at: float
+                             ) -> list[dict[str, Any]]:
+    """The leading rows of a trial's ``result.json`` lines, read after the resume, that the
+    killed driver's attempt reported (``timestamp`` at or before ``killed_at``). A resume on
+    the same Ray cluster appends to the killed driver's staged file, so these can hold rows
+    that had not reached storage when the driver died (avsep/platform/trial_history.py)."""
+    before = [row for row in rows if row["timestamp"] <= killed_at]
+    assert rows[:len(before)] == before, "a killed attempt's row after the resumed ones"
+    return before

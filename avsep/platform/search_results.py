@@ -12,6 +12,7 @@ from typing import Any
 from avsep.platform.objectives import Objective, parse
 from avsep.platform.search_plan import CONTEXT_KEY, Plan, SearchSetupError, report_dir
 from avsep.platform.study_runs import parent_run, spool_root
+from avsep.platform.trial_history import trial_history
 from avsep.search_spaces import EXPERIMENT_KEY, get
 from avsep.tracking.registry import register_champions
 
@@ -102,7 +103,7 @@ def results_frame(results: Any, objective: Objective) -> Any:
 
     rows = []
     for result in results:
-        history = result.metrics_dataframe
+        history = trial_history(result)
         if history is None or history.empty:
             row: dict[str, Any] = dict(result.metrics or {})
         else:
@@ -216,7 +217,7 @@ def _candidate(plan: Plan, best: Any, objective: Objective) -> Any:
     """The guard's view of ``best``: its objective, baseline and SI-SDRi at its best epoch."""
     from avsep.tracking.registry import Candidate
 
-    history = best.metrics_dataframe
+    history = trial_history(best)
     values = history[objective.metric].astype(float)
     row = history.loc[values.idxmax() if objective.mode == "max" else values.idxmin()]
 
@@ -240,7 +241,7 @@ def _ranked(results: Any, objective: Objective) -> list[Any]:
     """The trials that logged a model package, best objective over their epochs first."""
     scored = []
     for result in results:
-        frame = result.metrics_dataframe
+        frame = trial_history(result)
         if frame is None or objective.metric not in frame or not (result.metrics or {}).get(
                 "mlflow_run_id"):
             continue

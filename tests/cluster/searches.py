@@ -3,10 +3,11 @@ cluster, and the rows Tune wrote for each trial."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from tests.tune_state import result_rows
 
 
 def tune_command(state: Any, data: tuple[Path, Path], name: str, samples: int, epochs: int,
@@ -24,14 +25,9 @@ def tune_command(state: Any, data: tuple[Path, Path], name: str, samples: int, e
 
 
 def trial_rows(state: Any, name: str) -> dict[str, list[dict[str, Any]]]:
-    """Trial id -> the results Tune recorded for it, in order (``result.json`` lines: epoch,
-    node_ip, pid, ...)."""
-    rows = {}
-    for path in sorted((Path(state.storage) / "ray_results" / name).glob("*/result.json")):
-        lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        if lines:
-            rows[lines[0]["trial_id"]] = lines
-    return rows
+    """Trial id -> the results Tune recorded for search ``name`` on the cluster's storage, in
+    order (``result.json`` lines: epoch, node_ip, pid, ...)."""
+    return result_rows(Path(state.storage) / "ray_results" / name)
 
 
 def trial_runs(state: Any, name: str) -> list[Any]:

@@ -14,7 +14,6 @@ before its first checkpoint is marked KILLED, and the resumed job wrote the repo
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -24,27 +23,27 @@ from pathlib import Path
 import pytest
 
 from tests.cluster.test_survival import _ray_job_submit, _wait_for
-from tests.tune_state import assert_went_on, finished, saved_trials
+from tests.tune_state import (
+    assert_went_on,
+    epochs,
+    finished,
+    killed_now,
+    reported_before_the_kill,
+    result_rows,
+    saved_trials,
+)
 
 pytestmark = pytest.mark.slow
 
 EPOCHS = 2
 
 
-def _rows(experiment: Path) -> dict[str, list[dict]]:
-    """Trial folder -> the results Tune recorded for it (epoch, node_ip, pid, ...)."""
-    rows = {}
-    for path in sorted(experiment.glob("*/result.json")):
-        lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        if lines:
-            rows[path.parent.name] = lines
-    return rows
-
-
 def test_reproduce_runs_on_workers_and_resumes_as_ray_job(local_cluster):
     import mlflow
 
     from avsep.cluster import local
+    from avsep.platform.search_results import load_results
+    from avsep.platform.trial_history import trial_history
 
     state = local_cluster
     out = Path(state.storage) / "reproduce-li"
@@ -61,13 +60,14 @@ def test_reproduce_runs_on_workers_and_resumes_as_ray_job(local_cluster):
         _wait_for("a trial finished in a saved experiment state",
                   lambda: finished(experiment), driver, timeout_s=540, poll_s=0.05)
         os.kill(driver.pid, signal.SIGKILL)
+        killed_at = killed_now()
     finally:
         driver.kill()
         driver.wait()
         log.close()
     saved = saved_trials(experiment)  # what the resume restores: status, epochs checkpointed
-    before = _rows(experiment)
-    done_before = [t for t, rows in before.items() if saved[rows[0]["trial_id"]][0] == "TERMINATED"]
+    before = result_rows(experiment)
+    done_before = [t for t in before if saved[t][0] == "TERMINATED"]
     assert done_before and len(done_before) < 6, (saved, before)  # killed with trials to go
 
     done = _ray_job_submit(state, ["avsep", *args, "--resume"])
@@ -76,14 +76,19 @@ def test_reproduce_runs_on_workers_and_resumes_as_ray_job(local_cluster):
     assert "report:" in done.stdout
     assert (out / "report" / "li" / "report.md").is_file()
 
-    after = _rows(experiment)
+    after = result_rows(experiment)
     assert len(after) == 6, (sorted(after), done.stdout[-4000:])
     for trial in done_before:
         assert after[trial] == before[trial]  # a finished trial did not train again
-    for folder, rows in after.items():  # every other one went on to the last epoch
-        assert_went_on([int(r["epoch"]) for r in before.get(folder, [])],
-                       [int(r["epoch"]) for r in rows],
-                       saved.get(rows[0]["trial_id"], ("PENDING", 0))[1], last=EPOCHS)
+    for trial, rows in after.items():  # every other one went on to the last epoch
+        assert_went_on(epochs(reported_before_the_kill(rows, killed_at)), epochs(rows),
+                       saved.get(trial, ("PENDING", 0))[1], last=EPOCHS)
+    # the history avsep reads (report, champion) holds each epoch once, from the attempt that
+    # went on: a killed attempt's staged rows are not its (avsep/platform/trial_history.py)
+    histories = {r.metrics["trial_id"]: trial_history(r) for r in load_results(str(experiment))}
+    assert {t: h["epoch"].tolist() for t, h in histories.items()} \
+        == {t: list(range(1, EPOCHS + 1)) for t in after}
+    assert all(h["mlflow_run_id"].nunique() == 1 for h in histories.values())
     workers = {n.address for n in state.nodes[1:]}
     ips = {r["node_ip"] for rows in after.values() for r in rows}
     assert ips <= workers, f"trials ran on {sorted(ips)}, workers are {sorted(workers)}"

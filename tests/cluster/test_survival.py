@@ -23,7 +23,13 @@ from pathlib import Path
 import pytest
 
 from tests.cluster.searches import trial_rows, trial_runs, tune_command
-from tests.tune_state import assert_went_on, saved_trials
+from tests.tune_state import (
+    assert_went_on,
+    epochs,
+    killed_now,
+    reported_before_the_kill,
+    saved_trials,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -38,10 +44,6 @@ def _wait_for(what: str, ready, proc: subprocess.Popen, timeout_s: float = 420.0
         assert proc.poll() is None, f"the search ended (rc {proc.returncode}) before {what}"
         time.sleep(poll_s)
     raise AssertionError(f"no {what} after {timeout_s:.0f} s")
-
-
-def _epochs(rows: list[dict]) -> list[int]:
-    return [int(r["epoch"]) for r in rows]
 
 
 @pytest.fixture(scope="module")
@@ -90,18 +92,19 @@ def test_driver_loss_then_resume_as_ray_job_finishes_study(local_cluster, slower
         # checkpoint (a save newer than the result may still predate the checkpoint's
         # registration; a resume from it starts the trial over: seen once, epochs 1, 1, 2, 3)
         second = next(t for t, rows in trial_rows(state, "driverloss").items()
-                      if _epochs(rows)[-1] < 3)
+                      if epochs(rows)[-1] < 3)
         _wait_for("an experiment-state save with its checkpoint",
                   lambda: saved_trials(experiment).get(second, ("", 0))[1] >= 1, driver,
                   poll_s=0.05)
         os.kill(driver.pid, signal.SIGKILL)  # the driver dies; its trials die with it
+        killed_at = killed_now()
     finally:
         driver.kill()
         driver.wait()
         log.close()
     kept = saved_trials(experiment)[second][1]  # epochs the resume restores it with
     before = trial_rows(state, "driverloss")
-    finished = [t for t, rows in before.items() if _epochs(rows)[-1] == 3]
+    finished = [t for t, rows in before.items() if epochs(rows)[-1] == 3]
     interrupted = [t for t in before if t not in finished]
     assert len(finished) == 1 and len(interrupted) == 1, before
 
@@ -115,7 +118,8 @@ def test_driver_loss_then_resume_as_ray_job_finishes_study(local_cluster, slower
     assert sorted(after) == sorted(before)  # no trial lost, none added
     assert after[finished[0]] == before[finished[0]]  # the finished trial did not run again
     # continued from its registered checkpoint to the last epoch
-    assert_went_on(_epochs(before[interrupted[0]]), _epochs(after[interrupted[0]]), kept, last=3)
+    rows = after[interrupted[0]]
+    assert_went_on(epochs(reported_before_the_kill(rows, killed_at)), epochs(rows), kept, last=3)
     assert len({r["pid"] for r in after[interrupted[0]]}) == 2  # in a new process
     runs = trial_runs(state, "driverloss")
     assert len(runs) == 2 and {r.data.metrics["epoch"] for r in runs} == {3.0}
@@ -156,14 +160,14 @@ def test_preempted_worker_node_trial_resumes_on_other_node(local_cluster, slower
     rows = trial_rows(state, "preempt")
     assert len(rows) == 2
     for trial_rows_ in rows.values():
-        epochs = _epochs(trial_rows_)
-        assert epochs == sorted(set(epochs)) and epochs[-1] == 3  # complete, no epoch twice
+        reported = epochs(trial_rows_)
+        assert reported == sorted(set(reported)) and reported[-1] == 3  # complete, none twice
     hit = first[0]["trial_id"]
     moved = [r for r in rows[hit] if r["node_ip"] == survivor]
     assert moved and int(moved[0]["epoch"]) > 1  # resumed from its checkpoint, not epoch 1
     assert {r["node_ip"] for r in rows[hit]} == {victim.address, survivor}
     other = next(t for t in rows if t != hit)
     assert {r["node_ip"] for r in rows[other]} == {survivor}
-    assert _epochs(rows[other]) == [1, 2, 3]
+    assert epochs(rows[other]) == [1, 2, 3]
     runs = trial_runs(state, "preempt")  # one MLflow run per trial, continued after the move
     assert len(runs) == 2 and {r.data.metrics["epoch"] for r in runs} == {3.0}

@@ -9,7 +9,6 @@ search warm-started from the first one's study, and resume after the driver is k
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -25,7 +24,15 @@ from avsep.platform.data import DataPathError
 from avsep.platform.tune import SearchOptions, SearchSetupError, prepare, run_trial
 from avsep.tracking.store import TrackingError
 from tests.platform.conftest import write_tiny_cache
-from tests.tune_state import assert_went_on, finished, saved_trials
+from tests.tune_state import (
+    assert_went_on,
+    epochs,
+    finished,
+    killed_now,
+    reported_before_the_kill,
+    result_rows,
+    saved_trials,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -273,16 +280,6 @@ def test_search_end_to_end_with_a_crashing_trial(tmp_path, tiny_cache, ray_sessi
     assert [t.system_attrs.get("fixed_params") for t in study.trials[3:]] == expected
 
 
-def _trial_epochs(experiment: Path) -> dict[str, tuple[str, list[int]]]:
-    """trial folder -> (trial id, the epochs in its result.json), trials that reported."""
-    out = {}
-    for result in experiment.glob("*/result.json"):
-        lines = [json.loads(x) for x in result.read_text().splitlines() if x.strip()]
-        if lines:
-            out[result.parent.name] = (lines[0]["trial_id"], [int(x["epoch"]) for x in lines])
-    return out
-
-
 @pytest.mark.slow
 def test_resume_after_the_driver_is_killed(tmp_path):
     cache = write_tiny_cache(tmp_path / "cache")
@@ -307,20 +304,21 @@ def test_resume_after_the_driver_is_killed(tmp_path):
         assert driver.poll() is None, "the search ended before it could be killed"
     finally:
         os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local Ray it started
+        killed_at = killed_now()
         driver.wait()
     saved = saved_trials(experiment)
-    before = _trial_epochs(experiment)
-    finished_before = {f for f, (trial, _) in before.items() if saved[trial][0] == "TERMINATED"}
+    before = {trial: epochs(rows) for trial, rows in result_rows(experiment).items()}
+    finished_before = {trial for trial in before if saved[trial][0] == "TERMINATED"}
     assert finished_before and len(before) < 3 + 1, (saved, before)
     resumed = subprocess.run([*args, "--resume"], cwd=ROOT, env=env, capture_output=True,
                              text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    after = _trial_epochs(experiment)
+    after = result_rows(experiment)
     assert len(after) == 3  # the study finished: 3 trials, none lost, none added
-    for folder in finished_before:
-        assert after[folder] == before[folder]  # completed trials were not run again
-    for folder, (trial, epochs) in after.items():  # the others (ASHA may stop one early)
-        assert_went_on(before.get(folder, (trial, []))[1], epochs,
+    for trial in finished_before:
+        assert epochs(after[trial]) == before[trial]  # completed trials were not run again
+    for trial, rows in after.items():  # the others (ASHA may stop one early)
+        assert_went_on(epochs(reported_before_the_kill(rows, killed_at)), epochs(rows),
                        saved.get(trial, ("PENDING", 0))[1])
     assert "best trial: run " in resumed.stdout and "registered" in resumed.stdout
 
