@@ -43,7 +43,8 @@ and ``uptime`` at start and end.
 
     .venv/bin/python benchmarks/serve_load.py [--zoo-models mmdensenet,cunet,ynet]
         [--seconds 5] [--requests 16] [--repeats 2] [--precision auto]
-        [--engine torch:fp32,torch:bf16,onnxruntime:fp32,auto:auto] [--no-sidecar]
+        [--engine torch:fp32,torch:bf16,onnxruntime:fp32,openvino:bf16,auto:auto]
+        [--no-sidecar]
 
 The final set of issues #13/#21 in under 8 minutes on a quiet 2-core machine (all three models,
 one repeat, the serving default engine only, 3 bursts a mode at each level; ``--budget`` gives
@@ -68,6 +69,8 @@ import httpx
 import numpy as np
 import soundfile as sf
 from _common import save
+
+from avsep.serve.backends import BACKEND_CHOICES
 
 UPLOAD_RATE = 44100
 
@@ -391,7 +394,8 @@ def serve_figures(folder: str, files: dict, args, models_left: int = 1,
     return figures
 
 
-ENGINE_CHOICES = ("torch:fp32", "torch:bf16", "onnxruntime:fp32", "auto:fp32", "auto:auto")
+ENGINE_CHOICES = ("torch:fp32", "torch:bf16", "onnxruntime:fp32", "openvino:bf16", "auto:fp32",
+                  "auto:auto")
 RTF_GOALS = {"mmdensenet": 0.12, "ynet": 0.6, "cunet": 0.1}  # issue #21 item 2 (cunet: #13)
 
 
@@ -533,7 +537,8 @@ def main() -> None:
     parser.add_argument("--max-batch-size", type=int, default=8)
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                         help="of the served model (avsep serve --precision; default auto)")
-    parser.add_argument("--backend", choices=("auto", "torch", "onnxruntime"), default="auto")
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, default="auto",
+                        help="of the served model (avsep serve --backend; default auto)")
     parser.add_argument("--levels", default="1,4,16", help="concurrent clients, comma-separated")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--out", default="serve_load", help="results/<out>.json")

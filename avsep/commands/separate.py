@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from avsep.serve.backends import BACKEND_CHOICES, BACKEND_HELP
 from avsep.serve.precision import PRECISION_CHOICES, PRECISION_HELP
 
 HELP = "separate audio (or video) files locally with a trained model, without a server"
@@ -41,9 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "count the model was validated at (recorded in its package)")
     parser.add_argument("--precision", choices=PRECISION_CHOICES, default="auto",
                         help=PRECISION_HELP)
-    parser.add_argument("--backend", choices=("auto", "torch", "onnxruntime"), default="auto",
-                        help="auto: on CPU, the model's convolutional blocks run in ONNX Runtime "
-                             "where they can (MMDenseNet's bands), the rest in torch")
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, default="auto",
+                        help=BACKEND_HELP)
     parser.add_argument("--out", type=Path, default=None,
                         help="folder for <track stem>/<source>.wav (default: "
                              "separated/<model name>)")

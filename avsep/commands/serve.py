@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from avsep.serve.backends import BACKEND_CHOICES, BACKEND_HELP
 from avsep.serve.precision import PRECISION_CHOICES, PRECISION_HELP
 
 HELP = "serve a model over HTTP with Ray Serve (POST /separate, GET /info, GET /healthz)"
@@ -51,9 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="torch threads of each replica (default 0: one per CPU)")
     parser.add_argument("--precision", choices=PRECISION_CHOICES, default="auto",
                         help=PRECISION_HELP)
-    parser.add_argument("--backend", choices=("auto", "torch", "onnxruntime"), default="auto",
-                        help="auto: on CPU, the model's convolutional blocks run in ONNX Runtime "
-                             "where they can (MMDenseNet's bands), the rest in torch")
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, default="auto",
+                        help=BACKEND_HELP)
     parser.add_argument("--wiener-iterations", type=int, default=None, metavar="N",
                         help="Wiener EM iterations of requests that send no `wiener_iterations` "
                              "field; overrides the default, the count the model was validated "

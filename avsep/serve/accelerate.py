@@ -1,17 +1,22 @@
-"""Run a model's heavy convolutional blocks in ONNX Runtime on CPU (``backend="onnxruntime"``).
+"""Run a model's heavy convolutional blocks in an inference runtime on CPU: ONNX Runtime
+(``backend="onnxruntime"``) or OpenVINO (``backend="openvino"``).
 
-The zoo models compute STFTs, masks and the iSTFT with complex tensors, which ONNX cannot
-express, so the whole model is not exported: only its pure tensor -> tensor blocks are, each
-replaced in place by an :class:`OrtBlock` that exports the block at its first call (dynamic
-batch axis) and runs it in an ``onnxruntime.InferenceSession`` from then on. Everything around
-the blocks stays in torch.
+The zoo models compute STFTs, masks and the iSTFT with complex tensors, which neither runtime
+takes, so the whole model is not exported: only its pure tensor -> tensor blocks are, each
+replaced in place by a :class:`CompiledBlock` that converts the block at its first call (batch
+axis dynamic, the other axes as that call's) and runs it in the runtime from then on; a call
+of another shape runs the block in torch. Everything around the blocks stays in torch.
 
-Exportable blocks (:data:`EXPORTABLE`): MMDenseNet's band networks
-(``avsep.models.mmdensenet.DenseBand``) when they take no visual features: input and output
-(B, C, T, F) float32. Measured on MMDenseNet at paper size (docs/serve.md): ONNX Runtime runs
-the two bands 4-9x faster than torch eager on the same 2 threads (oneDNN spends most of its
-time in the dense blocks' ``torch.cat``, BatchNorm and ReLU; ONNX Runtime fuses and plans
-them), with outputs equal to 1e-7.
+Blocks: MMDenseNet's band networks (``avsep.models.mmdensenet.DenseBand``), input and output
+(B, C, T, F) float32, plus the AV bands' visual features (B, N, T_v) for OpenVINO.
+- ONNX Runtime (fp32; the audio-only bands): outputs equal torch's to 1e-7; faster than torch
+  fp32 eager (it fuses BatchNorm and ReLU into the convolutions and plans the dense blocks'
+  concatenations), slower than torch bf16 on a CPU with native bf16 (docs/serve.md).
+- OpenVINO (``openvino`` package, installed without ``openvino-telemetry``: see
+  :func:`openvino_would_report`): the same fusions, in bf16 on a CPU with native bf16 (AMX or
+  AVX512-BF16) when the separator runs in bf16 (its ``INFERENCE_PRECISION_HINT``), else fp32.
+  On this project's 2-core AMX machine it runs paper-size MMDenseNet's bands in bf16 about
+  twice as fast as torch's bf16 autocast (docs/serve.md).
 """
 
 from __future__ import annotations
@@ -23,30 +28,24 @@ import numpy as np
 import torch
 from torch import nn
 
-BACKENDS = ("torch", "onnxruntime")
+from avsep.serve.backends import BACKENDS  # noqa: F401 - this module's API too
 
 
-def _is_exportable(module: nn.Module) -> bool:
-    from avsep.models.mmdensenet import DenseBand
+class CompiledBlock(nn.Module):
+    """A tensor -> tensor block run by an inference runtime, converted at its first call.
 
-    if isinstance(module, DenseBand):
-        return not module.visual_dim  # the AV bands also take visual features
-    return False
-
-
-class OrtBlock(nn.Module):
-    """A tensor -> tensor block run by ONNX Runtime; exported at its first call.
-
-    ``forward(x, *extra)``: ``x`` float32 (B, ...) with the shape the block was exported with
-    except B; ``extra`` must be None (what an audio-only DenseBand gets for ``visual``).
+    ``forward(x, *extra)``: ``x`` (B, ...) and, for a block of two inputs, the second tensor
+    (B, ...) in ``extra`` (None entries are dropped); every input float32 on CPU with the
+    shapes of the first call except B, else the call runs in torch. Returns float32 (B, ...).
+    Subclasses convert (:meth:`_compile`) and run (:meth:`_infer`).
     """
 
-    def __init__(self, block: nn.Module, threads: int):
+    def __init__(self, block: nn.Module, threads: int, inputs: int = 1):
         super().__init__()
         self.block = block.eval()
         self.threads = max(1, int(threads))
-        self.session = None
-        self.shape: tuple[int, ...] | None = None
+        self.inputs = inputs
+        self.shapes: tuple[tuple[int, ...], ...] | None = None
         self._lock = threading.Lock()
 
     def __getattr__(self, name: str):
@@ -56,50 +55,133 @@ class OrtBlock(nn.Module):
         except AttributeError:
             return getattr(self._modules["block"], name)
 
-    def _export(self, x: torch.Tensor) -> None:
+    def _onnx(self, inputs: list[torch.Tensor]) -> bytes:
+        """The block exported to ONNX (inputs ``x0``, ``x1``, ..., output ``y``, batch axis
+        dynamic), the form both runtimes read; in float32 (the runtime sets its own precision),
+        also when the separator calls the model under bf16 autocast."""
+        names = [f"x{i}" for i in range(len(inputs))]
+        buffer = io.BytesIO()
+        with torch.autocast("cpu", enabled=False):
+            torch.onnx.export(self.block, tuple(inputs), buffer, input_names=names,
+                              output_names=["y"],
+                              dynamic_axes={**{n: {0: "batch"} for n in names}, "y": {0: "batch"}},
+                              dynamo=False, opset_version=17)
+        return buffer.getvalue()
+
+    def _compile(self, inputs: list[torch.Tensor]) -> None:
+        raise NotImplementedError
+
+    def _infer(self, arrays: list[np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, *extra: torch.Tensor | None) -> torch.Tensor:
+        given = [x, *(e for e in extra if e is not None)]
+        if len(given) != self.inputs or x.device.type != "cpu":
+            return self.block(x, *extra)
+        shapes = tuple(tuple(t.shape[1:]) for t in given)
+        with self._lock:  # one conversion; a runtime request runs one call at a time
+            if self.shapes is None:
+                with torch.inference_mode(False), torch.no_grad():
+                    self._compile([t.detach().float().clone() for t in given])
+                self.shapes = shapes
+            if shapes != self.shapes:  # another chunk length: torch, not a new conversion
+                return self.block(x, *extra)
+            arrays = [np.ascontiguousarray(t.detach().float().numpy()) for t in given]
+            return torch.from_numpy(self._infer(arrays))
+
+
+class OrtBlock(CompiledBlock):
+    """A block run by an ``onnxruntime.InferenceSession`` (fp32) with the replica's threads."""
+
+    def _compile(self, inputs: list[torch.Tensor]) -> None:
         import onnxruntime as ort
 
-        buffer = io.BytesIO()
-        with torch.inference_mode(False), torch.no_grad():
-            torch.onnx.export(self.block, (x.clone(),), buffer, input_names=["x"],
-                              output_names=["y"], dynamic_axes={"x": {0: "batch"},
-                                                                "y": {0: "batch"}},
-                              dynamo=False, opset_version=17)
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        self.session = ort.InferenceSession(buffer.getvalue(), options,
+        self.session = ort.InferenceSession(self._onnx(inputs), options,
                                             providers=["CPUExecutionProvider"])
-        self.shape = tuple(x.shape[1:])
 
-    def forward(self, x: torch.Tensor, *extra: torch.Tensor | None) -> torch.Tensor:
-        if any(e is not None for e in extra) or x.device.type != "cpu":
-            return self.block(x, *extra)
-        with self._lock:
-            if self.session is None:
-                self._export(x.float())
-        if tuple(x.shape[1:]) != self.shape:  # another chunk length: torch, not a re-export
-            return self.block(x, *extra)
-        array = np.ascontiguousarray(x.detach().float().numpy())
-        return torch.from_numpy(self.session.run(None, {"x": array})[0])
+    def _infer(self, arrays: list[np.ndarray]) -> np.ndarray:
+        return self.session.run(None, {f"x{i}": a for i, a in enumerate(arrays)})[0]
 
 
-def use_onnxruntime(model: nn.Module, threads: int) -> int:
-    """Replace ``model``'s exportable blocks by :class:`OrtBlock` in place; how many.
+class OpenVinoBlock(CompiledBlock):
+    """A block compiled by OpenVINO for the CPU from its ONNX export, in ``precision`` ("bf16"
+    or "fp32": the compiled model's inference precision hint), with the replica's threads."""
 
-    Raises ``ImportError`` naming the package when onnxruntime is not installed.
+    def __init__(self, block: nn.Module, threads: int, inputs: int = 1,
+                 precision: str = "fp32"):
+        super().__init__(block, threads, inputs)
+        self.precision = precision
+
+    def _compile(self, inputs: list[torch.Tensor]) -> None:
+        import openvino as ov
+
+        core = ov.Core()
+        compiled = core.compile_model(core.read_model(self._onnx(inputs)), "CPU", {
+            "INFERENCE_PRECISION_HINT": "bf16" if self.precision == "bf16" else "f32",
+            "INFERENCE_NUM_THREADS": self.threads, "PERFORMANCE_HINT": "LATENCY"})
+        self.request = compiled.create_infer_request()
+
+    def _infer(self, arrays: list[np.ndarray]) -> np.ndarray:
+        # the request owns its output buffer: copy before the next call reuses it
+        return np.array(self.request.infer(dict(enumerate(arrays)))[0])
+
+
+def _block_inputs(module: nn.Module, backend: str) -> int:
+    """How many tensors ``module`` takes when ``backend`` can run it; 0: it cannot."""
+    from avsep.models.mmdensenet import DenseBand
+
+    if not isinstance(module, DenseBand):
+        return 0
+    if module.visual_dim:  # the AV bands also take visual features
+        return 2 if backend == "openvino" else 0
+    return 1
+
+
+REQUIREMENTS = {"onnxruntime": "onnxruntime onnx", "openvino": "--no-deps openvino"}
+
+
+def openvino_would_report() -> bool:
+    """Whether ``import openvino`` would send usage data: OpenVINO's declared dependency
+    ``openvino-telemetry``, when installed, reports every import to Google Analytics unless
+    the user opted out. avsep's setup installs OpenVINO without it (scripts/setup.sh) and
+    never imports OpenVINO while it is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("openvino_telemetry") is not None
+
+
+def compile_blocks(model: nn.Module, backend: str, threads: int, precision: str = "fp32"
+                   ) -> int:
+    """Replace ``model``'s blocks that ``backend`` ("onnxruntime" or "openvino") can run by
+    :class:`CompiledBlock` wrappers in place; how many ("torch": 0, nothing replaced).
+
+    Raises ``ImportError`` naming the package when the backend's runtime is not installed.
     """
+    if backend == "torch":
+        return 0
+    if backend == "openvino" and openvino_would_report():
+        raise ImportError("backend 'openvino': the openvino-telemetry package is installed, and "
+                          "importing openvino would then send usage data to Google Analytics; "
+                          "remove it (pip uninstall -y openvino-telemetry: scripts/setup.sh "
+                          "installs openvino without it), or use `--backend torch`")
     try:
-        import onnxruntime  # noqa: F401
+        __import__(backend)
     except ImportError as err:
-        raise ImportError("backend 'onnxruntime' needs the onnxruntime package (pip install "
-                          "onnxruntime onnx, pinned in pyproject.toml), or use "
-                          "`avsep serve --backend torch`") from err
+        raise ImportError(f"backend {backend!r} needs the {backend} package (pip install "
+                          f"{REQUIREMENTS[backend]}, pinned in pyproject.toml), or use "
+                          "`--backend torch`") from err
     replaced = 0
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
-            if _is_exportable(child):
-                setattr(parent, name, OrtBlock(child, threads))
-                replaced += 1
+            inputs = _block_inputs(child, backend)
+            if not inputs:
+                continue
+            wrapped = OrtBlock(child, threads, inputs) if backend == "onnxruntime" else \
+                OpenVinoBlock(child, threads, inputs, precision)
+            setattr(parent, name, wrapped)
+            replaced += 1
     return replaced

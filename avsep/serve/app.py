@@ -10,8 +10,8 @@ a replica computed on one core whatever the machine had. A replica runs its mode
 a time in one thread with ``threads`` torch threads (default: its CPUs), and the per-request
 work (decoding, resampling, cross-fading, encoding) in helper threads with one torch thread
 each (:mod:`avsep.serve.lanes`), so concurrent requests never oversubscribe the cores. On CPU
-the model's convolutional blocks run in ONNX Runtime where they can (``backend``,
-:mod:`avsep.serve.accelerate`); docs/serve.md has the measurements.
+the model's convolutional blocks run in OpenVINO (bf16) or ONNX Runtime (fp32) where they can
+(``backend``, :mod:`avsep.serve.accelerate`); docs/serve.md has the measurements.
 
 Overload: a replica holds at most ``max_ongoing_requests`` requests and the proxy queues at most
 ``max_queued_requests`` more; beyond them the proxy answers 503 with ``Retry-After``
@@ -102,11 +102,12 @@ def build_app(args: dict[str, Any]):
     their CPUs, :func:`avsep.serve.limits.overload_defaults`), batching, max_batch_size,
     num_replicas (int or "auto"), gpus_per_replica, max_replicas (with "auto"),
     cpus_per_replica (Ray's num_cpus, default 1), threads_per_replica (torch threads, default
-    the replica's CPUs), precision ("fp32" or "bf16"), backend ("auto", "torch" or
-    "onnxruntime": see :mod:`avsep.serve.accelerate`), calibrate_batch (default true: on CPU
-    a replica caps its model calls at the batch size that costs least per chunk, measured at
-    start, :mod:`avsep.serve.calibrate`), wiener_iterations (the default of requests that do
-    not set it; default: the count the model was validated at, from its package).
+    the replica's CPUs), precision ("fp32" or "bf16"), backend ("auto", "torch",
+    "onnxruntime" or "openvino": see :mod:`avsep.serve.accelerate`), calibrate_batch (default
+    true: on CPU a replica caps its model calls at the batch size that costs least per chunk,
+    measured at start, :mod:`avsep.serve.calibrate`), wiener_iterations (the default of
+    requests that do not set it; default: the count the model was validated at, from its
+    package).
     """
     if "model" not in args:
         raise ValueError("build_app needs args.model, e.g. models:/av_singing@champion")

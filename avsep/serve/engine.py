@@ -43,7 +43,8 @@ from avsep.data.preprocess import (
 )
 from avsep.data.records import URMP_INSTRUMENTS, DataError
 from avsep.data.video import open_video
-from avsep.serve.accelerate import BACKENDS, use_onnxruntime
+from avsep.serve.accelerate import compile_blocks, openvino_would_report
+from avsep.serve.backends import BACKENDS
 from avsep.serve.errors import BadRequest
 from avsep.serve.precision import (  # noqa: F401 - PRECISIONS etc. are this module's API too
     PRECISION_CHOICES,
@@ -55,10 +56,21 @@ from avsep.serve.precision import (  # noqa: F401 - PRECISIONS etc. are this mod
 SUPPORTED_INPUTS = {"mixture", "video", "labels"}
 
 
-def _has_onnxruntime() -> bool:
+def _installed(package: str) -> bool:
     import importlib.util
 
-    return importlib.util.find_spec("onnxruntime") is not None
+    return importlib.util.find_spec(package) is not None
+
+
+def auto_backend(device: torch.device, precision: str) -> str:
+    """``--backend auto``: on CPU, OpenVINO for the blocks when the network runs in bf16 and
+    ONNX Runtime when it runs in fp32, each when installed (measured fastest, docs/serve.md;
+    OpenVINO only without its telemetry package); else torch."""
+    if device.type != "cpu":
+        return "torch"
+    if precision == "bf16":
+        return "openvino" if _installed("openvino") and not openvino_would_report() else "torch"
+    return "onnxruntime" if _installed("onnxruntime") else "torch"
 
 
 @dataclass
@@ -143,13 +155,11 @@ class Separator:
         self.model = model.to(device).eval()
         self.payload = payload or {}
         self.device = torch.device(device)
-        if backend == "auto":  # ONNX Runtime for the CPU blocks it runs in fp32, when installed
-            backend = "onnxruntime" if self.device.type == "cpu" and _has_onnxruntime() \
-                and self.precision == "fp32" else "torch"
-        self.backend = backend
-        # blocks ONNX Runtime runs (0: the whole network runs in torch)
-        self.onnx_blocks = (use_onnxruntime(self.model, torch.get_num_threads())
-                            if backend == "onnxruntime" else 0)
+        self.backend = auto_backend(self.device, self.precision) if backend == "auto" \
+            else backend
+        # blocks the backend's runtime runs (0: the whole network runs in torch)
+        self.compiled_blocks = compile_blocks(self.model, self.backend,
+                                              torch.get_num_threads(), self.precision)
         self.overlap = overlap
         self.spec = model.spec
         self.rate = model.spec.stft.sample_rate

@@ -144,7 +144,7 @@ def build_http_app(separator: Separator, limits: Limits, run_items: RunItems, la
 
         runtime = {"torch_threads": lanes.threads, "precision": separator.precision,
                    "device": str(separator.device), "backend": separator.backend,
-                   "onnx_blocks": separator.onnx_blocks, "pid": os.getpid(),
+                   "compiled_blocks": separator.compiled_blocks, "pid": os.getpid(),
                    "batching": batcher is not None, **(batch_info or {})}
         if batcher is not None:
             calls = batcher.calls

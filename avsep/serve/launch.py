@@ -20,7 +20,7 @@ def app_args(model: str, tracking_uri: str | None, replicas: str, gpus_per_repli
 
     ``threads_per_replica`` 0 means one torch thread per CPU of the replica.
     """
-    from avsep.serve.accelerate import BACKENDS
+    from avsep.serve.backends import BACKENDS
     from avsep.serve.limits import Limits
     from avsep.serve.precision import PRECISION_CHOICES
 

@@ -97,9 +97,9 @@ def test_info_describes_the_model_and_limits(served):
     # MMDenseNet bands in ONNX Runtime (backend "auto" on CPU)
     runtime = info["runtime"]
     assert {k: runtime[k] for k in ("torch_threads", "precision", "device", "backend",
-                                    "onnx_blocks")} == {
+                                    "compiled_blocks")} == {
         "torch_threads": 1, "precision": "fp32", "device": "cpu", "backend": "onnxruntime",
-        "onnx_blocks": 2}
+        "compiled_blocks": 2}
     # the replica timed its model on batches of 1, 2, 4, ... (<= the fixture's 16) silent
     # chunks at start and caps its calls at the cheapest per chunk (avsep/serve/calibrate.py)
     costs = {int(size): cost for size, cost in runtime["cpu_s_per_chunk_by_batch"].items()}
