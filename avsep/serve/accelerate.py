@@ -28,8 +28,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from avsep.serve.backends import BACKENDS  # noqa: F401 - this module's API too
-
 
 class CompiledBlock(nn.Module):
     """A tensor -> tensor block run by an inference runtime, converted at its first call.
@@ -141,7 +139,8 @@ def _block_inputs(module: nn.Module, backend: str) -> int:
     return 1
 
 
-REQUIREMENTS = {"onnxruntime": "onnxruntime onnx", "openvino": "--no-deps openvino"}
+INSTALL = {"onnxruntime": "pip install onnxruntime onnx (pinned in pyproject.toml)",
+           "openvino": "pip install --no-deps openvino==2026.4.1, as scripts/setup.sh does"}
 
 
 def openvino_would_report() -> bool:
@@ -154,15 +153,8 @@ def openvino_would_report() -> bool:
     return importlib.util.find_spec("openvino_telemetry") is not None
 
 
-def compile_blocks(model: nn.Module, backend: str, threads: int, precision: str = "fp32"
-                   ) -> int:
-    """Replace ``model``'s blocks that ``backend`` ("onnxruntime" or "openvino") can run by
-    :class:`CompiledBlock` wrappers in place; how many ("torch": 0, nothing replaced).
-
-    Raises ``ImportError`` naming the package when the backend's runtime is not installed.
-    """
-    if backend == "torch":
-        return 0
+def _check_runtime(backend: str) -> None:
+    """Raise ``ImportError`` naming the fix when ``backend``'s runtime cannot be used."""
     if backend == "openvino" and openvino_would_report():
         raise ImportError("backend 'openvino': the openvino-telemetry package is installed, and "
                           "importing openvino would then send usage data to Google Analytics; "
@@ -171,17 +163,27 @@ def compile_blocks(model: nn.Module, backend: str, threads: int, precision: str 
     try:
         __import__(backend)
     except ImportError as err:
-        raise ImportError(f"backend {backend!r} needs the {backend} package (pip install "
-                          f"{REQUIREMENTS[backend]}, pinned in pyproject.toml), or use "
-                          "`--backend torch`") from err
-    replaced = 0
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            inputs = _block_inputs(child, backend)
-            if not inputs:
-                continue
-            wrapped = OrtBlock(child, threads, inputs) if backend == "onnxruntime" else \
-                OpenVinoBlock(child, threads, inputs, precision)
-            setattr(parent, name, wrapped)
-            replaced += 1
-    return replaced
+        raise ImportError(f"backend {backend!r} needs the {backend} package ({INSTALL[backend]}), "
+                          "or use `--backend torch`") from err
+
+
+def compile_blocks(model: nn.Module, backend: str, threads: int, precision: str = "fp32"
+                   ) -> int:
+    """Replace ``model``'s blocks that ``backend`` ("onnxruntime" or "openvino") can run by
+    :class:`CompiledBlock` wrappers in place; how many (0: the model has none, or "torch";
+    the runtime is then not imported).
+
+    Raises ``ImportError`` naming the fix when the backend's runtime cannot be used.
+    """
+    if backend == "torch":
+        return 0
+    blocks = [(parent, name, inputs) for parent in list(model.modules())
+              for name, child in parent.named_children()
+              if (inputs := _block_inputs(child, backend))]
+    if blocks:
+        _check_runtime(backend)
+    for parent, name, inputs in blocks:
+        child = getattr(parent, name)
+        setattr(parent, name, OrtBlock(child, threads, inputs) if backend == "onnxruntime"
+                else OpenVinoBlock(child, threads, inputs, precision))
+    return len(blocks)

@@ -155,11 +155,11 @@ class Separator:
         self.model = model.to(device).eval()
         self.payload = payload or {}
         self.device = torch.device(device)
-        self.backend = auto_backend(self.device, self.precision) if backend == "auto" \
-            else backend
+        backend = auto_backend(self.device, self.precision) if backend == "auto" else backend
         # blocks the backend's runtime runs (0: the whole network runs in torch)
-        self.compiled_blocks = compile_blocks(self.model, self.backend,
-                                              torch.get_num_threads(), self.precision)
+        self.compiled_blocks = compile_blocks(self.model, backend, torch.get_num_threads(),
+                                              self.precision)
+        self.backend = backend if self.compiled_blocks else "torch"  # what runs the network
         self.overlap = overlap
         self.spec = model.spec
         self.rate = model.spec.stft.sample_rate

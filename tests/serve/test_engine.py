@@ -81,6 +81,9 @@ def test_auto_backend_picks_the_runtime_of_the_precision_on_cpu_only():
     assert Separator(build(MODELS["mmdensenet"]), precision="bf16",
                      backend="auto").backend == "openvino"
     assert auto_backend(torch.device("meta"), "bf16") == "torch"  # not a CPU
+    # a model without such blocks runs in torch, and says so
+    cunet = Separator(build(MODELS["cunet"]), precision="bf16", backend="auto")
+    assert (cunet.backend, cunet.compiled_blocks) == ("torch", 0)
 
 
 def test_openvino_is_installed_without_its_telemetry_and_reports_nothing():
