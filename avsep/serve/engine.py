@@ -43,7 +43,7 @@ from avsep.data.preprocess import (
 )
 from avsep.data.records import URMP_INSTRUMENTS, DataError
 from avsep.data.video import open_video
-from avsep.serve.accelerate import compile_blocks, openvino_would_report
+from avsep.serve.accelerate import compile_blocks
 from avsep.serve.backends import BACKENDS
 from avsep.serve.errors import BadRequest
 from avsep.serve.precision import (  # noqa: F401 - PRECISIONS etc. are this module's API too
@@ -63,13 +63,12 @@ def _installed(package: str) -> bool:
 
 
 def auto_backend(device: torch.device, precision: str) -> str:
-    """``--backend auto``: on CPU, OpenVINO for the blocks when the network runs in bf16 and
-    ONNX Runtime when it runs in fp32, each when installed (measured fastest, docs/serve.md;
-    OpenVINO only without its telemetry package); else torch."""
-    if device.type != "cpu":
+    """``--backend auto``: on CPU in fp32, ONNX Runtime for the blocks it runs when installed
+    (measured faster than torch fp32, docs/serve.md); else torch. OpenVINO is never chosen
+    here: it is faster in bf16 but crashed long-lived processes that later start Ray
+    (docs/serve.md), so it runs only when asked for (``--backend openvino``)."""
+    if device.type != "cpu" or precision != "fp32":
         return "torch"
-    if precision == "bf16":
-        return "openvino" if _installed("openvino") and not openvino_would_report() else "torch"
     return "onnxruntime" if _installed("onnxruntime") else "torch"
 
 
