@@ -30,10 +30,7 @@ def engine() -> dict:
 
     from avsep.models import build
     from avsep.serve.engine import Separator
-    from tests.serve.test_engine import MODELS, _request
-
-    def relative(a: torch.Tensor, b: torch.Tensor) -> float:
-        return ((a - b).pow(2).sum().sqrt() / b.pow(2).sum().sqrt()).item()
+    from tests.serve.test_engine import MODELS, _request, in_batches, relative_error
 
     out = {}
     for key, config in MODELS.items():
@@ -42,19 +39,17 @@ def engine() -> dict:
         reference = Separator(copy.deepcopy(model))
         items = reference.make_jobs(_request(model)).items
         plain = torch.stack(reference.run(items))
-        same_batches = torch.stack(reference.run(items[:2]) + reference.run(items[2:3]) +
-                                   reference.run(items[3:], max_batch=3))
+        same_batches = in_batches(reference, items)
         fast = Separator(copy.deepcopy(model), backend="openvino")
-        outputs = fast.run(items[:2]) + fast.run(items[2:3], max_batch=1) + \
-            fast.run(items[3:], max_batch=3)
+        outputs = in_batches(fast, items)
         half = torch.stack(Separator(copy.deepcopy(model), precision="bf16").run(items))
         fast_half = torch.stack(Separator(copy.deepcopy(model), precision="bf16",
                                           backend="openvino").run(items))
         out[key] = {"compiled_blocks": fast.compiled_blocks, "backend": fast.backend,
-                    "fp32_max_difference": (torch.stack(outputs) - same_batches).abs().max()
-                    .item(), "scale": plain.abs().max().item(),
-                    "torch_bf16_error": relative(half, plain),
-                    "openvino_bf16_error": relative(fast_half, plain)}
+                    "fp32_max_difference": (outputs - same_batches).abs().max().item(),
+                    "scale": plain.abs().max().item(),
+                    "torch_bf16_error": relative_error(half, plain),
+                    "openvino_bf16_error": relative_error(fast_half, plain)}
     return out
 
 

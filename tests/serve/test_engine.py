@@ -47,6 +47,20 @@ def _request(model: torch.nn.Module, seconds: float = 3.0) -> Request:
     return Request(audio=audio, rate=rate, videos=videos, labels=labels)
 
 
+def in_batches(separator: Separator, items: list) -> torch.Tensor:
+    """``items`` run as a batch of 2, then 1, then the rest in batches of up to 3 (a compiled
+    block converts at the first call, with a batch of 2): (n, S, C, chunk). torch's own
+    results move with the batch size (~1e-3 relative for MMDenseNet), so the runtimes are
+    compared with torch on these same batches."""
+    return torch.stack(separator.run(items[:2]) + separator.run(items[2:3], max_batch=1) +
+                       separator.run(items[3:], max_batch=3))
+
+
+def relative_error(estimate: torch.Tensor, reference: torch.Tensor) -> float:
+    """||estimate - reference|| / ||reference|| over every value."""
+    return ((estimate - reference).pow(2).sum().sqrt() / reference.pow(2).sum().sqrt()).item()
+
+
 @pytest.mark.parametrize("key", list(MODELS))
 def test_onnxruntime_and_bf16_match_the_torch_model(key):
     torch.manual_seed(0)
@@ -56,23 +70,18 @@ def test_onnxruntime_and_bf16_match_the_torch_model(key):
     assert len(jobs.items) >= 3
     plain = torch.stack(reference.run(jobs.items))  # (n, S, C, chunk)
     scale = plain.abs().max().item()
-    # torch's own results move with the batch size (~1e-3 relative for MMDenseNet), so the
-    # runtimes are compared with torch on the same batches
-    same_batches = torch.stack(reference.run(jobs.items[:2]) + reference.run(jobs.items[2:3]) +
-                               reference.run(jobs.items[3:], max_batch=3))
+    same_batches = in_batches(reference, jobs.items)
 
     fast = Separator(copy.deepcopy(model), backend="onnxruntime")  # fp32
     assert fast.compiled_blocks == COMPILED_BLOCKS["onnxruntime"][key]
     assert sum(isinstance(m, CompiledBlock) for m in fast.model.modules()) \
         == COMPILED_BLOCKS["onnxruntime"][key]
-    # exported at the first call with a batch of 2, then run with batches of 1 and 3
-    outputs = fast.run(jobs.items[:2]) + fast.run(jobs.items[2:3], max_batch=1) + \
-        fast.run(jobs.items[3:], max_batch=3)
-    assert (torch.stack(outputs) - same_batches).abs().max().item() <= 1e-5 * scale + 1e-7
+    outputs = in_batches(fast, jobs.items)
+    assert (outputs - same_batches).abs().max().item() <= 1e-5 * scale + 1e-7
 
     half = torch.stack(Separator(copy.deepcopy(model), precision="bf16").run(jobs.items))
-    error = (half - plain).pow(2).sum().sqrt() / plain.pow(2).sum().sqrt()
-    assert error.item() < 0.1, f"bf16 relative error {error.item():.3f}"
+    error = relative_error(half, plain)
+    assert error < 0.1, f"bf16 relative error {error:.3f}"
 
 
 def run_probe(*args: str) -> dict:
