@@ -57,20 +57,6 @@ def finished(experiment: Path) -> set[str]:
             if status == "TERMINATED"}
 
 
-def assert_went_on(before: list[int], after: list[int], kept: int, last: int | None = None
-                   ) -> None:
-    """A resumed trial's epochs: ``before`` (what the killed driver's attempt reported,
-    :func:`reported_before_the_kill`) are 1, 2, ... and the rest of ``after`` (all its rows
-    after the resume) go on from ``kept`` (what its registered checkpoint
-    holds; 0: from the start), none skipped or trained twice from there, up to ``last`` when
-    given (``None``: a scheduler may have stopped it early). An epoch reported after the last
-    save runs again, as docs/cluster.md says."""
-    new = after[len(before):]
-    stop = kept + 1 + len(new) if last is None else last + 1
-    assert before == list(range(1, len(before) + 1)), before
-    assert new == list(range(kept + 1, stop)), (before, after, kept)
-
-
 def killed_now() -> float:
     """The kill's time (``time.time()``), returned a second later so that every row the
     resumed search reports carries a later Tune ``timestamp`` (whole seconds) than any row of
@@ -80,12 +66,20 @@ def killed_now() -> float:
     return killed_at
 
 
-def reported_before_the_kill(rows: list[dict[str, Any]], killed_at: float
-                             ) -> list[dict[str, Any]]:
-    """The leading rows of a trial's ``result.json`` lines, read after the resume, that the
-    killed driver's attempt reported (``timestamp`` at or before ``killed_at``). A resume on
-    the same Ray cluster appends to the killed driver's staged file, so these can hold rows
-    that had not reached storage when the driver died (avsep/platform/trial_history.py)."""
+def assert_went_on(rows: list[dict[str, Any]], killed_at: float, kept: int,
+                   last: int | None = None) -> None:
+    """A resumed trial's ``result.json`` lines, read after the resume: the leading rows the
+    killed driver's attempt reported (``timestamp`` at or before ``killed_at``, from
+    :func:`killed_now`) are epochs 1, 2, ..., and the rows after them go on from ``kept``
+    (what its registered checkpoint holds; 0: from the start), none skipped or trained twice
+    from there, up to ``last`` when given (``None``: a scheduler may have stopped it early).
+    A resume on the same Ray cluster appends to the killed driver's staged file, so the killed
+    attempt's rows can include some that had not reached storage when the driver died
+    (avsep/platform/trial_history.py); an epoch reported after the last save runs again, as
+    docs/cluster.md says."""
     before = [row for row in rows if row["timestamp"] <= killed_at]
     assert rows[:len(before)] == before, "a killed attempt's row after the resumed ones"
-    return before
+    reported, new = epochs(before), epochs(rows[len(before):])
+    stop = kept + 1 + len(new) if last is None else last + 1
+    assert reported == list(range(1, len(reported) + 1)), reported
+    assert new == list(range(kept + 1, stop)), (reported, epochs(rows), kept)
