@@ -35,18 +35,20 @@ copying museval's loops:
   7 dB on four stereo tones), so that item's filters are recomputed by
   :mod:`avsep.metrics.museval_filters`, which repeats museval's arithmetic step for step
   (``np.linalg.solve``, then ``lstsq``), at museval's cost;
-* the per-window filtering is done in the frequency domain for all windows at once (``P``
-  and the block-diagonal ``P_j`` stacked in one matrix per frequency, one product), and the
-  energies of the filtered signals come from Parseval's identity, so no inverse FFT is
-  needed; the ``|e - s_true|²`` and ``|s_true|²`` terms are summed in the time domain;
-* on the CPU the FFTs and batched complex products go through scipy/numpy
-  (:mod:`avsep.metrics.kernels`, 2-3x faster than torch's at these shapes), the Levinson
-  recursion runs in numpy, and torch's own ops run on one thread
+* the per-window filtering is done in the frequency domain for all windows at once (one
+  (S*C)-square product per frequency applies ``P``, one (C, C) product per source and
+  frequency the diagonal blocks of ``P_j``), and the energies of the filtered signals come
+  from Parseval's identity, so no inverse FFT is needed; the ``|e - s_true|²`` and
+  ``|s_true|²`` terms are summed in the time domain;
+* on the CPU the FFTs go through scipy (:mod:`avsep.metrics.kernels`, 2-3x faster than
+  torch's at these shapes), the Levinson recursion runs in numpy, and torch's own ops
+  (the batched complex products among them) run on one thread per worker
   (:mod:`avsep.audio.threads`);
 * ``threads`` CPU threads (default 1, see :mod:`avsep.metrics.workers`) share the work,
   since numpy's products and scipy's FFTs release the GIL: the correlation blocks are
   split between them, one thread solves both Gram systems while the others transform the
-  first windows, and the runs of windows are spread over them. The two recursions share
+  first windows and then, while the own-source system is solved, ``P``'s filters, and the
+  runs of windows are spread over them. The two recursions share
   one thread on purpose: the own-source one (C x C blocks) is all Python overhead, and
   beside it on a second thread the full solve waited on the GIL and took twice as long.
   The museval fallback runs alone, after the queued work, so that its LAPACK calls run as
@@ -243,13 +245,15 @@ def _museval_fallback(references: torch.Tensor, estimates: torch.Tensor, taps: i
 def distortion_filters(
     references: torch.Tensor, estimates: torch.Tensor, filters_len: int = FILTERS_LEN,
     workers: Workers | None = None, meanwhile: Callable[[], object] | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
+    on_full: Callable[[torch.Tensor], object] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
     """Time-invariant distortion filters of BSS Eval v4, fitted on the whole signals.
 
     references, estimates: (B, S, C, L) float64.
-    Returns ``(full, own)``: ``full`` (B, S_est, S_ref, C_in, C_out, taps) projects estimate
-    ``j`` on all delayed references; ``own`` (B, S, C_in, C_out, taps) projects estimate ``j``
-    on the delayed copies of reference ``j`` only.
+    Returns ``(full, own, refitted)``: ``full`` (B, S_est, S_ref, C_in, C_out, taps) projects
+    estimate ``j`` on all delayed references; ``own`` (B, S, C_in, C_out, taps) projects
+    estimate ``j`` on the delayed copies of reference ``j`` only; ``refitted`` lists the items
+    whose filters came from museval's own path (below).
 
     The Gram matrix ``G[(p, a), (q, b)] = <x_p delayed by a, x_q delayed by b>`` is
     ``r_pq[b - a]`` (block Toeplitz in the delays); the right-hand side
@@ -258,10 +262,13 @@ def distortion_filters(
     :func:`avsep.metrics.museval_filters.museval_filters`, museval's own dense path.
 
     With ``workers`` the correlations are split over the threads and the two systems (all
-    references, each reference alone) are solved on one thread while ``meanwhile``
-    (optional; called once the solves are queued) queues work that does not need the
-    filters on the others. The museval fallback runs alone, after every queued call, so
-    that its LAPACK calls run as museval's do.
+    references, each reference alone) are solved one after the other on one thread while
+    ``meanwhile`` (optional; called once the solves are queued) queues work that does not
+    need the filters on the others. ``on_full`` (optional) is called on the solving thread
+    with ``full`` as soon as it is solved, before the own-source system, so that work on it
+    can be queued beside that second solve (``full``'s refitted items change after it
+    returns). The museval fallback runs alone, after every queued call, so that its LAPACK
+    calls run as museval's do.
     """
     workers = workers or Workers(1)
     batch, sources, channels, _ = references.shape
@@ -281,26 +288,32 @@ def distortion_filters(
         x = torch.diagonal(x, dim1=2, dim2=4)  # (B, lag, C, C, S)
         return x.permute(0, 4, 1, 2, 3).reshape(batch * sources, -1, channels, channels)
 
+    def solve() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        full, full_ok = _levinson_filters(lags, rhs)  # (B, F, P, E)
+        full = full.permute(0, 2, 1, 3)  # (B, P, F, E)
+        full = full.reshape(batch, sources, channels, taps, sources, channels)
+        full = full.permute(0, 4, 1, 2, 5, 3)  # (B, S_est, S_ref, C_in, C_out, taps)
+        if on_full is not None:
+            on_full(full)
+        own, own_ok = _levinson_filters(own_blocks(lags), own_blocks(rhs))  # (B*S, F, C, C)
+        own = own.reshape(batch, sources, taps, channels, channels).permute(0, 1, 3, 4, 2)
+        return full, full_ok, own, own_ok
+
     # Both systems on one thread, one after the other: the own-source recursion (C x C
     # blocks) is all Python overhead, and two such loops on two threads stall each other on
-    # the GIL (measured: the full solve took 2x longer beside it); ``meanwhile``'s FFTs,
-    # which release the GIL, fill the other thread instead.
-    solved = workers.submit(lambda: (_levinson_filters(lags, rhs),
-                                     _levinson_filters(own_blocks(lags), own_blocks(rhs))))
+    # the GIL (measured: the full solve took 2x longer beside it); ``meanwhile``'s FFTs and
+    # ``on_full``'s, which release the GIL, fill the other thread instead.
+    solved = workers.submit(solve)
     if meanwhile is not None:
         meanwhile()
-    (full, full_ok), (own, own_ok) = solved.result()  # own: (B*S, F, C_in, C_out)
-    full = full.permute(0, 2, 1, 3)  # (B, P, F, E)
-    full = full.reshape(batch, sources, channels, taps, sources, channels)
-    full = full.permute(0, 4, 1, 2, 5, 3)  # (B, S_est, S_ref, C_in, C_out, taps)
-    own = own.reshape(batch, sources, taps, channels, channels).permute(0, 1, 3, 4, 2)
+    full, full_ok, own, own_ok = solved.result()
     trusted = full_ok & own_ok.reshape(batch, sources).all(dim=1)
     untrusted = torch.nonzero(~trusted).flatten().tolist()
     if untrusted:
         workers.drain()
     for item in untrusted:
         full[item], own[item] = _museval_fallback(references[item], estimates[item], taps)
-    return full, own
+    return full, own, untrusted
 
 
 def _db(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
@@ -333,32 +346,50 @@ def silent_frames(references: torch.Tensor, estimates: torch.Tensor, window: int
     return silent_refs | silent_ests
 
 
-def _projection_bank(full: torch.Tensor, own: torch.Tensor, n_fft: int, threads: int = 1
-                     ) -> torch.Tensor:
-    """Frequency responses of both projections stacked: (B, K, 2*S*C, S*C) complex.
+def full_filter_spectra(full: torch.Tensor, n_fft: int, threads: int = 1) -> torch.Tensor:
+    """Frequency responses of ``P``: full (B, S_est, S_ref, C_in, C_out, taps) -> (B, K, S*C, S*C).
 
-    Rows ``0 .. S*C`` are ``P``: row (estimate j, output channel o), column (reference i,
-    input channel c). Rows ``S*C .. 2*S*C`` are ``P_j`` laid out the same way, block
-    diagonal (column source i = row source j). One batched matrix product per frequency then
-    filters a window with both (a stacked (S, C, C) product per frequency costs 3x more in
-    numpy's per-matrix loop at C = 2). The bank is laid out in the time domain (taps first,
-    a few hundred kB) and transformed along the taps in one call that writes the
-    frequency-major result directly (``threads`` share the transforms).
+    Row (estimate j, output channel o), column (reference i, input channel c), so that one
+    batched matrix product per frequency filters the references' spectra (B, K, S*C, t). The
+    filters are laid out taps first (a few hundred kB) and transformed along the taps in one
+    call that writes the frequency-major result directly (``threads`` share the transforms).
     """
-    batch, sources, _, channels = full.shape[:4]
-    taps = full.shape[-1]
+    batch, sources, _, channels, _, taps = full.shape
     basis = sources * channels
-    bank = full.new_zeros(batch, taps, 2, sources, channels, sources, channels)
-    bank[:, :, 0] = full.permute(0, 5, 1, 4, 2, 3)  # (B, taps, j, o, i, c)
-    torch.diagonal(bank[:, :, 1], dim1=2, dim2=4).copy_(own.permute(0, 4, 3, 2, 1))
-    return kernels.rfft(bank.reshape(batch, taps, 2 * basis, basis), n_fft, dim=1,
-                        workers=threads)
+    layout = full.permute(0, 5, 1, 4, 2, 3)  # (B, taps, j, o, i, c)
+    layout = layout.reshape(batch, taps, basis, basis)
+    return kernels.rfft(layout, n_fft, dim=1, workers=threads)
 
 
-def _energy(spec: torch.Tensor, weights: torch.Tensor, sources: int) -> torch.Tensor:
-    """Parseval energy of one-sided spectra (B, K, S*C, t) -> (B, S, t), summed over C."""
+def own_filter_spectra(own: torch.Tensor, n_fft: int, threads: int = 1) -> torch.Tensor:
+    """Frequency responses of ``P_j``: own (B, S, C_in, C_out, taps) -> (B, K, S, C_out, C_in).
+
+    Only the ``S`` diagonal blocks of ``P_j`` are transformed (the others are zero), as in
+    :func:`full_filter_spectra`.
+    """
+    layout = own.permute(0, 4, 1, 3, 2).contiguous()  # (B, taps, S, C_out, C_in)
+    return kernels.rfft(layout, n_fft, dim=1, workers=threads)
+
+
+def _apply_own(own_f: torch.Tensor, ref_f: torch.Tensor) -> torch.Tensor:
+    """``P_j`` on the references' spectra: own_f (B, K, S, C_out, C_in) and ref_f (B, K, S*C, t)
+    -> (B, K, S*C, t).
+
+    One (C, C) x (C, t) product per source and frequency (a block-diagonal (S*C)-square
+    product would spend 1 - 1/S of its work on zeros).
+    """
+    batch, n_freq, sources, channels, _ = own_f.shape
+    ref = ref_f.reshape(batch, n_freq, sources, channels, -1)  # (B, K, S, C_in, t)
+    return kernels.matmul(own_f, ref).reshape(ref_f.shape)
+
+
+def _energy_of(spec: torch.Tensor, weights: torch.Tensor, sources: int) -> torch.Tensor:
+    """Parseval energy of one-sided spectra (B, K, S*C, t) -> (B, S, t), summed over C.
+
+    Squares ``spec`` in place (its values are used up): the caller passes a temporary.
+    """
     batch, n_freq, rows, frames = spec.shape
-    power = torch.view_as_real(spec).square().reshape(batch, n_freq, -1)
+    power = torch.view_as_real(spec).square_().reshape(batch, n_freq, -1)
     total = (weights @ power).reshape(batch, rows, frames, 2).sum(dim=-1)
     return total.reshape(batch, sources, -1, frames).sum(dim=2)
 
@@ -400,20 +431,25 @@ class _Windows:
         return (self._spectra(ref), self._spectra(est), (ref**2).sum(dim=(2, 4)),
                 ((est - ref) ** 2).sum(dim=(2, 4)))
 
-    def scores(self, bank: torch.Tensor, signals: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        """Metrics of one run: the bank (B, K, 2*S*C, S*C) and its signals -> (4, B, S, t)."""
+    def scores(self, full_f: torch.Tensor, own_f: torch.Tensor,
+               signals: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """Metrics of one run: the filters' spectra (:func:`full_filter_spectra`,
+        :func:`own_filter_spectra`) and the run's signals -> (4, B, S, t)."""
         ref_f, est_f, true_energy, error_energy = signals
-        both = kernels.matmul(bank, ref_f)  # (B, K, 2*S*C, t)
-        p_all, p_own = both[:, :, :self.basis], both[:, :, self.basis:]
+        p_all = kernels.matmul(full_f, ref_f)  # (B, K, S*C, t)
+        p_own = _apply_own(own_f, ref_f)
 
-        def energy(spec: torch.Tensor) -> torch.Tensor:
-            return _energy(spec, self.weights, self.sources)
+        def energy(spec: torch.Tensor) -> torch.Tensor:  # uses ``spec`` up
+            return _energy_of(spec, self.weights, self.sources)
 
+        # the differences first: the filtered spectra themselves are used up last
+        isr_error, sir_error, sar_error = (energy(p_own - ref_f), energy(p_all - p_own),
+                                           energy(est_f - p_all))
         return torch.stack([
             _db(true_energy, error_energy),
-            _db(true_energy, energy(p_own - ref_f)),
-            _db(energy(p_own), energy(p_all - p_own)),
-            _db(energy(p_all), energy(est_f - p_all)),
+            _db(true_energy, isr_error),
+            _db(energy(p_own), sir_error),
+            _db(energy(p_all), sar_error),
         ])
 
 
@@ -448,17 +484,31 @@ def bss_eval_batch(
                           else (references[live], estimates[live]))
             windows = _Windows(refs, ests, window, hop, filters_len, threads)
             early = {}  # the first runs' signals, computed while the filters are solved
+            first_runs = windows.runs[:threads * _EARLY_RUNS_PER_THREAD]
 
-            def queue_signals() -> None:  # at most one run's memory budget per thread
-                for run in windows.runs[:threads * _EARLY_RUNS_PER_THREAD]:
+            def queue_signals(runs: Sequence[tuple[int, int]]) -> None:
+                for run in runs:
                     early[run] = workers.submit(windows.signals, run)
 
-            full, own = distortion_filters(refs, ests, filters_len, workers, queue_signals)
-            bank = _projection_bank(full, own, windows.n_fft, threads)
+            early_full = []  # P's spectra, transformed while the own-source system is solved
+
+            def queue_full_spectra(full: torch.Tensor) -> None:
+                # the transform goes ahead of the last early run, which the solving thread
+                # takes up once its second system is solved
+                early_full.append(workers.submit(full_filter_spectra, full, windows.n_fft))
+                queue_signals(first_runs[-1:])
+
+            full, own, refitted = distortion_filters(
+                refs, ests, filters_len, workers, lambda: queue_signals(first_runs[:-1]),
+                queue_full_spectra)
+            full_f = early_full[0].result()
+            for item in refitted:  # their filters changed after the early transform
+                full_f[item] = full_filter_spectra(full[item:item + 1], windows.n_fft)[0]
+            own_f = own_filter_spectra(own, windows.n_fft, threads)
 
             def run_scores(run: tuple[int, int]) -> torch.Tensor:
                 signals = early[run].result() if run in early else windows.signals(run)
-                return windows.scores(bank, signals)
+                return windows.scores(full_f, own_f, signals)
 
             scores[:, live] = torch.cat(workers.map(run_scores, windows.runs), dim=-1)
     scores = scores.masked_fill(silent[None, :, None, :], math.nan)

@@ -8,6 +8,7 @@ evaluation windows over the threads and solves the two Gram systems side by side
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
@@ -51,13 +52,15 @@ class Workers:
     """A context manager holding ``count`` threads (none when ``count == 1``).
 
     ``submit`` returns a future; with one thread the call runs at once in the caller and the
-    future is already done, so the code that uses it is the same for every count.
+    future is already done, so the code that uses it is the same for every count. A call
+    running on one of the threads may submit more work.
     """
 
     def __init__(self, count: int) -> None:
         self.count = check_threads(count)
         self._pool: ThreadPoolExecutor | None = None
         self._pending: list[Future[Any]] = []
+        self._lock = threading.Lock()  # submit is called from the pool's threads too
 
     def __enter__(self) -> Workers:
         if self.count > 1:
@@ -73,7 +76,8 @@ class Workers:
         """Run ``fn(*args)`` on a thread (or now, in the caller, with one thread)."""
         if self._pool is not None:
             future = self._pool.submit(fn, *args)
-            self._pending = [f for f in self._pending if not f.done()] + [future]
+            with self._lock:
+                self._pending = [f for f in self._pending if not f.done()] + [future]
             return future
         done: Future[T] = Future()
         try:
@@ -88,5 +92,6 @@ class Workers:
 
     def drain(self) -> None:
         """Wait until every submitted call has finished (their results stay in the futures)."""
-        wait(self._pending)
-        self._pending = []
+        with self._lock:
+            pending, self._pending = self._pending, []
+        wait(pending)
