@@ -55,10 +55,10 @@ copying museval's loops:
   museval's do.
 
 Speed: ``benchmarks/bss_eval_speed.py`` and ``docs/evaluation.md`` (figures with the load
-they were measured at); noiseless stems take the fallback above and run at ~1x. At 8 s/48
-kHz on one thread: correlations ~1/3 of the time, the Levinson solves ~1/6 (the 4 stereo
-own-source systems mostly in numpy call overhead), the windows ~1/2 (FFTs of windows and
-filters, one stacked product per frequency that applies ``P`` and ``P_j`` together).
+they were measured at); noiseless stems take the fallback above and run at ~1x. At 8 s/44.1
+kHz on one thread (~0.43 s): correlations ~1/3 of the time, the Levinson solves ~1/5 (the 4
+stereo own-source systems mostly in numpy call overhead), the windows the rest (FFTs of
+windows and filters, the per-frequency products, the energies).
 Signals of full length are never copied for the correlations (windows are views, only the
 reference blocks' zero-padding is a copy): on the test box every fresh large buffer paid
 for its page faults.
