@@ -18,8 +18,9 @@ cost of a forward pass) it reports
 * ``gain``: batching-on over batching-off throughput at each concurrency level (the medians),
   ``cpu_ratio``: batching-on over batching-off CPU-seconds per request, and
   ``same_code_path``: whether both replicas took the direct path (a calibrated cap of one chunk
-  per call leaves the batcher nothing to merge, so ``avsep serve`` bypasses it: then the gain
-  is ~1 by construction and its spread is the noise of the bursts),
+  per call leaves the batcher nothing to merge, so ``avsep serve`` bypasses it, and a request of
+  at least the cap's chunks skips the batcher's queue: then the gain is ~1 by construction and
+  its spread is the noise of the bursts),
 
 and open-unmix's separator at UMX-HQ size (4 targets, 1 Wiener iteration, random weights,
 44.1 kHz stereo) on the same audio with the same threads: once at the start, and once after
@@ -375,7 +376,9 @@ def serve_figures(folder: str, files: dict, args, models_left: int = 1,
                         b["replica_cpu_s_per_request"] for b in bursts_of),
                     "loadavg_before_after": [bursts_of[0]["loadavg_before_after"][0],
                                              bursts_of[-1]["loadavg_before_after"][1]],
-                    "mean_chunks_per_batcher_call": calls and calls["mean_chunks"]})
+                    "mean_chunks_per_batcher_call": calls and calls["mean_chunks"],
+                    # the replica's count so far: requests that could share no call
+                    "direct_requests_so_far": calls and calls.get("direct_requests")})
             on, off = (figures[mode]["levels"][-1] for mode in MODES)
             each = [round(b / a, 3) for a, b in zip(on["wall_s_each"], off["wall_s_each"],
                                                      strict=True)]
@@ -450,9 +453,11 @@ def measure_package(name: str, folder: str, model, args, audio: np.ndarray,
                            for a, b in pairs}
         figures["cpu_ratio"] = {str(a["clients"]): a["replica_cpu_s_per_request"]
                                 / b["replica_cpu_s_per_request"] for a, b in pairs}
-        # a cap of one chunk per call: batching on takes the direct path, as off does
-        figures["same_code_path"] = not on["replica"]["batching"] \
-            and not off["replica"]["batching"] \
+        # a cap of one chunk per call (no batcher), or every request of the run too large to
+        # share a call (the batcher ran none itself): batching on took the direct path, as off
+        on_direct = not on["replica"]["batching"] or all(
+            level["mean_chunks_per_batcher_call"] is None for level in on["levels"])
+        figures["same_code_path"] = on_direct and not off["replica"]["batching"] \
             and on["replica"]["max_chunks_per_call"] == off["replica"]["max_chunks_per_call"]
         print(f"{name} repeat {repeat + 1}: HTTP real-time factor on {on['real_time_factor']:.3f}"
               f" off {off['real_time_factor']:.3f}; batching gain "

@@ -152,8 +152,9 @@ def preflight(model: str, tracking_uri: str, backend: str = "auto") -> str | Non
     """
     from avsep.serve.engine import Separator
 
-    try:
-        Separator.from_uri(model, tracking_uri=tracking_uri, backend=backend)
+    try:  # ``auto`` loads in torch here: this process starts Ray, and OpenVINO stays out of it
+        Separator.from_uri(model, tracking_uri=tracking_uri,
+                           backend="torch" if backend == "auto" else backend)
     except (ValueError, FileNotFoundError, KeyError, ImportError) as err:
         return f"{model} cannot be served: {err}"
     return None

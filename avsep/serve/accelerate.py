@@ -16,8 +16,10 @@ Blocks: MMDenseNet's band networks (``avsep.models.mmdensenet.DenseBand``), inpu
   :func:`openvino_would_report`): the same fusions, in bf16 on a CPU with native bf16 (AMX or
   AVX512-BF16) when the separator runs in bf16 (its ``INFERENCE_PRECISION_HINT``), else fp32.
   On this project's 2-core AMX machine it runs paper-size MMDenseNet's bands in bf16 about
-  twice as fast as torch's bf16 autocast (docs/serve.md). Opt-in (``--backend openvino``): a
-  process that had run it crashed when it later started Ray (docs/serve.md).
+  twice as fast as torch's bf16 autocast (docs/serve.md). The default of ``avsep serve``'s
+  replicas in bf16 (:func:`avsep.serve.engine.serving_backend`); elsewhere only when asked
+  (``--backend openvino``): a process that had run it crashed when it later started Ray
+  (docs/serve.md).
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ a time in one thread with ``threads`` torch threads (default: its CPUs), and the
 work (decoding, resampling, cross-fading, encoding) in helper threads with one torch thread
 each (:mod:`avsep.serve.lanes`), so concurrent requests never oversubscribe the cores. On CPU
 the model's convolutional blocks run in OpenVINO (bf16) or ONNX Runtime (fp32) where they can
-(``backend``, :mod:`avsep.serve.accelerate`); docs/serve.md has the measurements.
+(``backend``; ``auto`` is resolved by :func:`avsep.serve.engine.serving_backend`,
+:mod:`avsep.serve.accelerate`); docs/serve.md has the measurements.
 
 Overload: a replica holds at most ``max_ongoing_requests`` requests and the proxy queues at most
 ``max_queued_requests`` more; beyond them the proxy answers 503 with ``Retry-After``
@@ -27,11 +28,12 @@ from ray import serve
 
 from avsep.serve.batcher import Batcher
 from avsep.serve.calibrate import cheapest_batch
-from avsep.serve.engine import Separator
+from avsep.serve.engine import Separator, serving_backend
 from avsep.serve.http import build_http_app
 from avsep.serve.lanes import Lanes
 from avsep.serve.launch import AUTO_MAX_REPLICAS
 from avsep.serve.limits import Limits
+from avsep.serve.precision import resolve_precision
 
 DEFAULT_MAX_BATCH = 8
 
@@ -53,6 +55,9 @@ class SeparationService:
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.lanes = Lanes(threads)
+        self.backend_asked = backend
+        if backend == "auto":  # a replica's own rule (engine.serving_backend)
+            backend = serving_backend(torch.device(device), resolve_precision(precision, device))
         self.separator = Separator.from_uri(model_uri, tracking_uri=tracking_uri, device=device,
                                             precision=precision, backend=backend)
         self.limits = Limits(**(limits or {}))
@@ -75,7 +80,8 @@ class SeparationService:
         return build_http_app(self.separator, self.limits, runner, self.lanes, self.batcher,
                               {"max_chunks_per_call": self.max_batch_size,
                                "cpu_s_per_chunk_by_batch": self.batch_costs,
-                               "batching_asked": self.batching_asked})
+                               "batching_asked": self.batching_asked,
+                               "backend_asked": self.backend_asked})
 
     async def _run_model(self, items: list[dict], wiener: int) -> list:
         """One model call over ``items`` (split into batches of ``max_batch_size``)."""

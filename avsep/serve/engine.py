@@ -63,13 +63,29 @@ def _installed(package: str) -> bool:
 
 
 def auto_backend(device: torch.device, precision: str) -> str:
-    """``--backend auto``: on CPU in fp32, ONNX Runtime for the blocks it runs when installed
-    (measured faster than torch fp32, docs/serve.md); else torch. OpenVINO is never chosen
-    here: it is faster in bf16 but crashed long-lived processes that later start Ray
-    (docs/serve.md), so it runs only when asked for (``--backend openvino``)."""
+    """``--backend auto`` of ``avsep separate`` and of a model loaded in-process: on CPU in fp32,
+    ONNX Runtime for the blocks it runs when installed (measured faster than torch fp32,
+    docs/serve.md); else torch. OpenVINO is not chosen here: a test process that had run it
+    in-process crashed twice when it later started Ray itself (docs/serve.md), and such a
+    process may be a Ray driver. A Serve replica chooses by :func:`serving_backend`."""
     if device.type != "cpu" or precision != "fp32":
         return "torch"
     return "onnxruntime" if _installed("onnxruntime") else "torch"
+
+
+def serving_backend(device: torch.device, precision: str) -> str:
+    """``avsep serve --backend auto``, resolved in the replica: OpenVINO for a network that runs
+    in bf16 on the CPU when it is installed without its telemetry package (as
+    ``scripts/setup.sh`` installs it; 1.7x faster than torch's bf16 for MMDenseNet's bands,
+    docs/serve.md), else :func:`auto_backend`'s choice. A replica is a Ray worker that loads
+    its model after Ray is up and never starts Ray itself, unlike the processes where
+    OpenVINO crashed; checking the package does not import it."""
+    from avsep.serve.accelerate import openvino_would_report
+
+    if (device.type == "cpu" and precision == "bf16" and _installed("openvino")
+            and not openvino_would_report()):
+        return "openvino"
+    return auto_backend(device, precision)
 
 
 @dataclass

@@ -149,7 +149,8 @@ def build_http_app(separator: Separator, limits: Limits, run_items: RunItems, la
         if batcher is not None:
             calls = batcher.calls
             runtime["batcher_calls"] = {"recent": len(calls), "mean_chunks":
-                                      sum(calls) / len(calls) if calls else None}
+                                      sum(calls) / len(calls) if calls else None,
+                                      "direct_requests": batcher.direct_requests}
         return {**separator.info(), "limits": limits.as_dict(), "runtime": runtime}
 
     @app.post("/separate")

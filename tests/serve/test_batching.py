@@ -69,6 +69,29 @@ def test_a_request_larger_than_the_cap_goes_alone_and_errors_reach_only_their_ca
     assert calls == [[1, 2, 3], [-1, 4], [-1], [4]]
 
 
+def test_a_request_that_fills_the_cap_runs_at_once_outside_the_queue():
+    """Nothing can share a call with a request of ``max_chunks`` items: it does not wait
+    behind the running call and the queued requests (the model lane orders the calls)."""
+    async def scenario():
+        model = GatedModel()
+        batcher = Batcher(model, max_chunks=4)
+        first = asyncio.create_task(batcher.run([1, 2], 0))
+        await asyncio.sleep(0)
+        small = asyncio.create_task(batcher.run([3], 0))  # queued behind the first call
+        full = asyncio.create_task(batcher.run([5, 6, 7, 8], 0))
+        await asyncio.sleep(0)
+        started = [list(call) for call in model.calls]  # before any call could finish
+        model.gate.set()
+        results = await asyncio.gather(first, small, full)
+        return started, model.calls, results, list(batcher.calls), batcher.direct_requests
+
+    started, calls, results, sizes, direct = asyncio.run(scenario())
+    assert started == [[1, 2], [5, 6, 7, 8]]
+    assert calls == [[1, 2], [5, 6, 7, 8], [3]]
+    assert results == [[10, 20], [30], [50, 60, 70, 80]]
+    assert sizes == [2, 1] and direct == 1  # the batcher's own calls, and the direct one
+
+
 def test_batch_sizes_and_the_cheapest_choice():
     assert batch_sizes(1) == [1] and batch_sizes(8) == [1, 2, 4, 8]
     assert batch_sizes(6) == [1, 2, 4, 6]

@@ -14,8 +14,11 @@ import httpx
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from avsep.cli import main
+from avsep.serve.engine import serving_backend
+from avsep.serve.precision import resolve_precision
 from tests.serve.conftest import _free_port
 from tests.serve.test_http import unzip_stems
 from tests.serve.test_upload import wav_bytes
@@ -96,6 +99,13 @@ def test_serve_command_serves_the_champion_of_mlflow_tracking_uri(champion, tmp_
         assert info is not None, f"`avsep serve` never answered: {process.poll()}"
         assert info["uri"] == champion.model_uri and info["version"] == "1"
         assert info["sources"] == ["vocals", "accompaniment"]
+        # the default precision and backend, resolved in the replica (engine.serving_backend)
+        running = resolve_precision("auto")
+        expected = serving_backend(torch.device("cpu"), running)
+        assert {k: info["runtime"][k] for k in ("precision", "backend_asked", "backend")} \
+            == {"precision": running, "backend_asked": "auto", "backend": expected}
+        if expected == "openvino":  # both bands of the MMDenseNet family
+            assert info["runtime"]["compiled_blocks"] == 2
         audio = (0.1 * np.random.default_rng(4).standard_normal((1, 6400))).astype(np.float32)
         reply = httpx.post(f"http://127.0.0.1:{port}/separate",
                            files={"audio": ("a.wav", wav_bytes(audio, 6400, "FLOAT"))},

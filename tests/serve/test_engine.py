@@ -17,8 +17,9 @@ import pytest
 import torch
 
 from avsep.models import build
+from avsep.serve import accelerate
 from avsep.serve.accelerate import CompiledBlock
-from avsep.serve.engine import Request, Separator, auto_backend
+from avsep.serve.engine import Request, Separator, auto_backend, serving_backend
 
 MODELS = {
     "mmdensenet": {"name": "mmdensenet", "preset": "tiny"},
@@ -103,6 +104,21 @@ def test_auto_backend_is_onnxruntime_in_fp32_on_cpu_only():
     # a model without such blocks runs in torch, and says so
     cunet = Separator(build(MODELS["cunet"]), backend="auto")
     assert (cunet.backend, cunet.compiled_blocks) == ("torch", 0)
+
+
+def test_a_replica_resolves_auto_to_openvino_for_bf16_on_the_cpu(monkeypatch):
+    """``avsep serve``'s replicas (not ``separate``, not this process): OpenVINO for a bf16
+    network on the CPU where it is installed without its telemetry; fp32 as ``auto``."""
+    import importlib.util
+
+    cpu = torch.device("cpu")
+    installed = importlib.util.find_spec("openvino") is not None
+    assert serving_backend(cpu, "bf16") == ("openvino" if installed else "torch")
+    assert serving_backend(cpu, "fp32") == auto_backend(cpu, "fp32") == "onnxruntime"
+    assert serving_backend(torch.device("meta"), "bf16") == "torch"  # not a CPU
+    monkeypatch.setattr(accelerate, "openvino_would_report", lambda: True)
+    assert serving_backend(cpu, "bf16") == "torch"  # it would report usage: never imported
+    assert "openvino" not in sys.modules  # deciding did not import it
 
 
 def test_openvino_blocks_match_torch_and_report_nothing():
