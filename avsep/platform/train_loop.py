@@ -20,7 +20,6 @@ import json
 import math
 import shutil
 import statistics
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ import torch
 
 from avsep.config import ExperimentConfig, validate
 from avsep.platform import checkpoint as ckpt
+from avsep.platform import staging
 from avsep.platform.objectives import parse, score
 from avsep.platform.optim import apply_schedule, make_optimizer
 from avsep.platform.session import Session, current
@@ -212,6 +212,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     cfg = validate(config["experiment"], "trial config")
     run = RunContext(**config.get("run", {}))
     session = current(Path(run.local_root) if run.local_root else None)
+    if session.rank == 0:  # what killed trials on this machine left behind
+        staging.remove_orphans()
     torch.manual_seed(cfg.train.seed + session.rank)
     generator = torch.Generator().manual_seed(cfg.train.seed + 1000 * session.rank)
     device = session.device()
@@ -275,7 +277,7 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
             print(f"[rank {session.rank}] epoch {state.epoch}/{cfg.train.epochs} "
                   f"train/loss {train_loss:.4f} val/loss {val['val/loss']:.4f} "
                   + (f"val/sdr {val['val/sdr']:.2f} dB" if "val/sdr" in val else ""), flush=True)
-            folder = Path(tempfile.mkdtemp(prefix="avsep-ckpt-")) if session.rank == 0 else None
+            folder = staging.checkpoint_folder() if session.rank == 0 else None
             try:
                 if folder is not None:
                     ckpt.save(folder, base, optimizer, state)
