@@ -101,6 +101,14 @@ PRESETS = {
 }
 
 
+class VideoTrunk(nn.Sequential):
+    """MC3-18's stem and layers 1-3: frames (N, 3, T, H, W) -> features (N, 256, T, H/8, W/8).
+
+    A plain tensor-to-tensor block (95 % of a paper-size Y-Net's compute), so a serving runtime
+    may run it (:mod:`avsep.serve.accelerate`); its parameters keep ``nn.Sequential``'s names.
+    """
+
+
 class MC3Frontend(VisualFrontend):
     """Y-Net-mr's video network: torchvision MC3-18 up to layer3, spatial mean per frame.
 
@@ -114,7 +122,7 @@ class MC3Frontend(VisualFrontend):
         from torchvision.models.video import mc3_18
 
         net = mc3_18(weights=None)
-        self.net = nn.Sequential(net.stem, net.layer1, net.layer2, net.layer3)
+        self.net = VideoTrunk(net.stem, net.layer1, net.layer2, net.layer3)
         self.dim = 256
         self.register_buffer("mean", torch.tensor(KINETICS_MEAN).view(1, 1, 3, 1, 1), False)
         self.register_buffer("std", torch.tensor(KINETICS_STD).view(1, 1, 3, 1, 1), False)

@@ -50,7 +50,40 @@ def engine() -> dict:
                     "scale": plain.abs().max().item(),
                     "torch_bf16_error": relative_error(half, plain),
                     "openvino_bf16_error": relative_error(fast_half, plain)}
+    out["ynet_mc3_trunk"] = mc3_trunk()
     return out
+
+
+def mc3_trunk() -> dict:
+    """Y-Net-mr's MC3-18 video trunk (paper size only; the tiny preset has a small 3-D
+    front-end): blocks found in a paper-size Y-Net, and the trunk alone in OpenVINO against
+    torch on a short clip of small frames, fp32 and bf16."""
+    import copy
+
+    import torch
+
+    from avsep.models import build
+    from avsep.models.ynet import MC3Frontend
+    from avsep.serve.accelerate import compile_blocks
+    from tests.serve.test_engine import relative_error
+
+    counts = {backend: compile_blocks(build({"name": "ynet", "preset": "paper"}), backend, 2,
+                                      "bf16") for backend in ("onnxruntime", "openvino")}
+    torch.manual_seed(0)
+    frontend = MC3Frontend().eval()
+    frames = torch.rand(2, 3, 8, 32, 32)
+    compiled = {precision: copy.deepcopy(frontend) for precision in ("fp32", "bf16")}
+    for precision, copied in compiled.items():
+        compile_blocks(copied, "openvino", 2, precision)
+    with torch.inference_mode():
+        plain = frontend.net(frames)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            half = frontend.net(frames).float()
+        fp32, bf16 = (compiled[precision].net(frames) for precision in ("fp32", "bf16"))
+    return {"compiled_blocks": counts, "scale": plain.abs().max().item(),
+            "fp32_max_difference": (fp32 - plain).abs().max().item(),
+            "torch_bf16_error": relative_error(half, plain),
+            "openvino_bf16_error": relative_error(bf16, plain)}
 
 
 def champion(tracking_uri: str, model_uri: str, songs: list[str]) -> dict:

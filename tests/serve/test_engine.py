@@ -142,6 +142,10 @@ def test_openvino_blocks_match_torch_and_report_nothing():
         assert figures["fp32_max_difference"] <= 1e-5 * figures["scale"] + 1e-7, (key, figures)
         assert figures["openvino_bf16_error"] < max(0.02, 2 * figures["torch_bf16_error"]), \
             (key, figures)
+    trunk = probe["ynet_mc3_trunk"]  # Y-Net-mr's video trunk, OpenVINO only
+    assert trunk["compiled_blocks"] == {"onnxruntime": 0, "openvino": 1}, trunk
+    assert trunk["fp32_max_difference"] <= 1e-5 * trunk["scale"] + 1e-7, trunk
+    assert trunk["openvino_bf16_error"] < max(0.02, 2 * trunk["torch_bf16_error"]), trunk
 
 
 def test_openvino_is_refused_while_its_telemetry_is_installed(tmp_path, monkeypatch):
