@@ -10,7 +10,8 @@ BACKENDS = ("torch", "onnxruntime", "openvino")
 BACKEND_CHOICES = ("auto", *BACKENDS)  # the --backend flag of serve and separate
 BACKEND_HELP = ("auto (default): on CPU in fp32, the model's convolutional blocks (MMDenseNet's "
                 "bands) run in ONNX Runtime, the rest in torch; in bf16, a replica of avsep "
-                "serve runs them in OpenVINO (about 1.7x faster for MMDenseNet on an AMX CPU) "
+                "serve runs them and Y-Net's video trunk in OpenVINO (1.7x and 3.9x faster on "
+                "an AMX CPU) "
                 "and avsep separate everything in torch (docs/serve.md says why). openvino: "
                 "those blocks in OpenVINO (bf16 where the network runs in bf16); torch: "
                 "everything in torch")

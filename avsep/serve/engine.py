@@ -77,9 +77,9 @@ def serving_backend(device: torch.device, precision: str) -> str:
     """``avsep serve --backend auto``, resolved in the replica: OpenVINO for a network that runs
     in bf16 on the CPU when it is installed without its telemetry package (as
     ``scripts/setup.sh`` installs it; 1.7x faster than torch's bf16 for MMDenseNet's bands,
-    docs/serve.md), else :func:`auto_backend`'s choice. A replica is a Ray worker that loads
-    its model after Ray is up and never starts Ray itself, unlike the processes where
-    OpenVINO crashed; checking the package does not import it."""
+    3.9x for Y-Net's video trunk, docs/serve.md), else :func:`auto_backend`'s choice. A
+    replica is a Ray worker that loads its model after Ray is up and never starts Ray itself,
+    unlike the processes where OpenVINO crashed; checking the package does not import it."""
     from avsep.serve.accelerate import openvino_would_report
 
     if (device.type == "cpu" and precision == "bf16" and _installed("openvino")
