@@ -19,7 +19,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   # tinysoundfont renders `avsep synth --soundfont`; its declared dependency pyaudio is only
   # for live playback and does not build without portaudio headers, so install it alone.
   .venv/bin/python -m pip install --quiet --no-deps tinysoundfont==0.3.7
-  # OpenVINO runs MMDenseNet's bands with `--backend openvino` (docs/serve.md). Its declared
+  # OpenVINO runs MMDenseNet's bands and Y-Net's video trunk in bf16 in `avsep serve`'s
+  # replicas, and with `--backend openvino` (docs/serve.md). Its declared
   # dependency openvino-telemetry reports every `import openvino` to Google Analytics unless
   # the user opts out, so install it alone (its other dependency, numpy, is pinned above);
   # avsep refuses to import openvino while openvino-telemetry is installed.

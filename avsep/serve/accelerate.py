@@ -152,14 +152,19 @@ INSTALL = {"onnxruntime": "pip install onnxruntime onnx (pinned in pyproject.tom
            "openvino": "pip install --no-deps openvino==2026.4.1, as scripts/setup.sh does"}
 
 
+def installed(package: str) -> bool:
+    """Whether ``package`` can be imported here (found on the path; not imported)."""
+    import importlib.util
+
+    return importlib.util.find_spec(package) is not None
+
+
 def openvino_would_report() -> bool:
     """Whether ``import openvino`` would send usage data: OpenVINO's declared dependency
     ``openvino-telemetry``, when installed, reports every import to Google Analytics unless
     the user opted out. avsep's setup installs OpenVINO without it (scripts/setup.sh) and
     never imports OpenVINO while it is installed."""
-    import importlib.util
-
-    return importlib.util.find_spec("openvino_telemetry") is not None
+    return installed("openvino_telemetry")
 
 
 def _check_runtime(backend: str) -> None:

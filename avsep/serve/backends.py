@@ -11,7 +11,7 @@ BACKEND_CHOICES = ("auto", *BACKENDS)  # the --backend flag of serve and separat
 BACKEND_HELP = ("auto (default): on CPU in fp32, the model's convolutional blocks (MMDenseNet's "
                 "bands) run in ONNX Runtime, the rest in torch; in bf16, a replica of avsep "
                 "serve runs them and Y-Net's video trunk in OpenVINO (1.7x and 3.9x faster on "
-                "an AMX CPU) "
-                "and avsep separate everything in torch (docs/serve.md says why). openvino: "
+                "an AMX CPU) and avsep separate everything in torch (docs/serve.md says why). "
+                "openvino: "
                 "those blocks in OpenVINO (bf16 where the network runs in bf16); torch: "
                 "everything in torch")

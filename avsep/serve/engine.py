@@ -43,7 +43,7 @@ from avsep.data.preprocess import (
 )
 from avsep.data.records import URMP_INSTRUMENTS, DataError
 from avsep.data.video import open_video
-from avsep.serve.accelerate import compile_blocks
+from avsep.serve.accelerate import compile_blocks, installed, openvino_would_report
 from avsep.serve.backends import BACKENDS
 from avsep.serve.errors import BadRequest
 from avsep.serve.precision import (  # noqa: F401 - PRECISIONS etc. are this module's API too
@@ -56,12 +56,6 @@ from avsep.serve.precision import (  # noqa: F401 - PRECISIONS etc. are this mod
 SUPPORTED_INPUTS = {"mixture", "video", "labels"}
 
 
-def _installed(package: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(package) is not None
-
-
 def auto_backend(device: torch.device, precision: str) -> str:
     """``--backend auto`` of ``avsep separate`` and of a model loaded in-process: on CPU in fp32,
     ONNX Runtime for the blocks it runs when installed (measured faster than torch fp32,
@@ -70,7 +64,7 @@ def auto_backend(device: torch.device, precision: str) -> str:
     process may be a Ray driver. A Serve replica chooses by :func:`serving_backend`."""
     if device.type != "cpu" or precision != "fp32":
         return "torch"
-    return "onnxruntime" if _installed("onnxruntime") else "torch"
+    return "onnxruntime" if installed("onnxruntime") else "torch"
 
 
 def serving_backend(device: torch.device, precision: str) -> str:
@@ -80,9 +74,7 @@ def serving_backend(device: torch.device, precision: str) -> str:
     3.9x for Y-Net's video trunk, docs/serve.md), else :func:`auto_backend`'s choice. A
     replica is a Ray worker that loads its model after Ray is up and never starts Ray itself,
     unlike the processes where OpenVINO crashed; checking the package does not import it."""
-    from avsep.serve.accelerate import openvino_would_report
-
-    if (device.type == "cpu" and precision == "bf16" and _installed("openvino")
+    if (device.type == "cpu" and precision == "bf16" and installed("openvino")
             and not openvino_would_report()):
         return "openvino"
     return auto_backend(device, precision)

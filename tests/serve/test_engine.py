@@ -17,7 +17,6 @@ import pytest
 import torch
 
 from avsep.models import build
-from avsep.serve import accelerate
 from avsep.serve.accelerate import CompiledBlock
 from avsep.serve.engine import Request, Separator, auto_backend, serving_backend
 
@@ -106,7 +105,16 @@ def test_auto_backend_is_onnxruntime_in_fp32_on_cpu_only():
     assert (cunet.backend, cunet.compiled_blocks) == ("torch", 0)
 
 
-def test_a_replica_resolves_auto_to_openvino_for_bf16_on_the_cpu(monkeypatch):
+@pytest.fixture
+def planted_telemetry(tmp_path, monkeypatch) -> None:
+    """An ``openvino_telemetry`` package on the path, as `pip install openvino` would add."""
+    package = tmp_path / "openvino_telemetry"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+
+def test_a_replica_resolves_auto_to_openvino_for_bf16_on_the_cpu():
     """``avsep serve``'s replicas (not ``separate``, not this process): OpenVINO for a bf16
     network on the CPU where it is installed without its telemetry; fp32 as ``auto``."""
     import importlib.util
@@ -116,9 +124,12 @@ def test_a_replica_resolves_auto_to_openvino_for_bf16_on_the_cpu(monkeypatch):
     assert serving_backend(cpu, "bf16") == ("openvino" if installed else "torch")
     assert serving_backend(cpu, "fp32") == auto_backend(cpu, "fp32") == "onnxruntime"
     assert serving_backend(torch.device("meta"), "bf16") == "torch"  # not a CPU
-    monkeypatch.setattr(accelerate, "openvino_would_report", lambda: True)
-    assert serving_backend(cpu, "bf16") == "torch"  # it would report usage: never imported
     assert "openvino" not in sys.modules  # deciding did not import it
+
+
+def test_a_replica_keeps_torch_while_openvino_would_report(planted_telemetry):
+    assert serving_backend(torch.device("cpu"), "bf16") == "torch"
+    assert "openvino" not in sys.modules
 
 
 def test_openvino_blocks_match_torch_and_report_nothing():
@@ -149,11 +160,7 @@ def test_openvino_blocks_match_torch_and_report_nothing():
     assert trunk["openvino_bf16_error"] < max(0.02, 2 * trunk["torch_bf16_error"]), trunk
 
 
-def test_openvino_is_refused_while_its_telemetry_is_installed(tmp_path, monkeypatch):
-    package = tmp_path / "openvino_telemetry"  # what `pip install openvino` would add
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    monkeypatch.syspath_prepend(str(tmp_path))
+def test_openvino_is_refused_while_its_telemetry_is_installed(planted_telemetry):
     with pytest.raises(ImportError, match="pip uninstall -y openvino-telemetry"):
         Separator(build(MODELS["mmdensenet"]), precision="bf16", backend="openvino")
 
