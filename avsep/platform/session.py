@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,8 +36,9 @@ class Session:
     def report(self, metrics: dict[str, Any], checkpoint_dir: Path | None) -> None:
         raise NotImplementedError
 
-    def checkpoint_dir(self) -> Path | None:
-        """A local folder holding the checkpoint to resume from, or ``None``."""
+    def resume_checkpoint(self) -> AbstractContextManager[Path | None]:
+        """The checkpoint to resume from, as a local folder to read while the ``with`` block
+        runs (a copy made for it is gone after), or ``None``."""
         raise NotImplementedError
 
 
@@ -56,11 +59,10 @@ class LocalSession(Session):
             shutil.rmtree(target, ignore_errors=True)
             os.replace(staging, target)
 
-    def checkpoint_dir(self) -> Path | None:
-        if self.root is None:
-            return None
-        target = self.root / "checkpoint"
-        return target if target.is_dir() else None
+    @contextmanager
+    def resume_checkpoint(self) -> Iterator[Path | None]:
+        target = self.root / "checkpoint" if self.root is not None else None
+        yield target if target is not None and target.is_dir() else None
 
 
 class TuneSession(Session):
@@ -75,11 +77,12 @@ class TuneSession(Session):
             if checkpoint_dir else None
         ray.tune.report(metrics, checkpoint=checkpoint)
 
-    def checkpoint_dir(self) -> Path | None:
+    @contextmanager
+    def resume_checkpoint(self) -> Iterator[Path | None]:
         import ray.tune
 
-        checkpoint = ray.tune.get_checkpoint()
-        return Path(checkpoint.to_directory()) if checkpoint else None
+        with _as_local_folder(ray.tune.get_checkpoint()) as folder:
+            yield folder
 
 
 class TrainSession(Session):
@@ -110,11 +113,24 @@ class TrainSession(Session):
             if checkpoint_dir else None
         ray.train.report(metrics, checkpoint=checkpoint)
 
-    def checkpoint_dir(self) -> Path | None:
+    @contextmanager
+    def resume_checkpoint(self) -> Iterator[Path | None]:
         import ray.train
 
-        checkpoint = ray.train.get_checkpoint()
-        return Path(checkpoint.to_directory()) if checkpoint else None
+        with _as_local_folder(ray.train.get_checkpoint()) as folder:
+            yield folder
+
+
+@contextmanager
+def _as_local_folder(checkpoint) -> Iterator[Path | None]:
+    """A Ray checkpoint as a local folder: its own folder on a local filesystem, else a
+    download that Ray removes after the block (``Checkpoint.to_directory()`` would leave a
+    ``/tmp/checkpoint_tmp_*`` copy behind on every resume)."""
+    if checkpoint is None:
+        yield None
+        return
+    with checkpoint.as_directory() as folder:
+        yield Path(folder)
 
 
 def _in_train_worker() -> bool:

@@ -225,8 +225,8 @@ def train_loop_per_worker(config: dict[str, Any]) -> None:
     groups = base.param_groups(cfg.train.lr) if hasattr(base, "param_groups") \
         else [p for p in base.parameters() if p.requires_grad]
     optimizer = make_optimizer(groups, cfg.train)
-    resume = session.checkpoint_dir()
-    state = ckpt.load(resume, base, optimizer) if resume else ckpt.TrainState()
+    with session.resume_checkpoint() as resume:
+        state = ckpt.load(resume, base, optimizer) if resume else ckpt.TrainState()
     model: torch.nn.Module = base
     if session.world_size > 1:
         model = torch.nn.parallel.DistributedDataParallel(
