@@ -16,6 +16,8 @@ cost of a forward pass) it reports
   (``replica_cpu_s_per_request``: the replica process and all its threads, from a cpuacct
   cgroup when one can be made, else ``/proc/PID/stat``), the load average before and after;
 * ``gain``: batching-on over batching-off throughput at each concurrency level (the medians),
+  ``gain_paired``: the median over a level's bursts of each burst's ratio to the other mode's
+  burst beside it in the ABBA order (a drift of the machine's speed over a level cancels),
   ``cpu_ratio``: batching-on over batching-off CPU-seconds per request, and
   ``same_code_path``: whether both replicas took the direct path (a calibrated cap of one chunk
   per call leaves the batcher nothing to merge, so ``avsep serve`` bypasses it, and a request of
@@ -451,6 +453,12 @@ def measure_package(name: str, folder: str, model, args, audio: np.ndarray,
         # on over off throughput: the medians of each level's bursts
         figures["gain"] = {str(a["clients"]): a["requests_per_s"] / b["requests_per_s"]
                            for a, b in pairs}
+        # the same, paired: each burst against the other mode's burst next to it in time (ABBA),
+        # the median of those ratios; a drift of the machine's speed over the level cancels
+        figures["gain_paired"] = {
+            str(a["clients"]): statistics.median(
+                b_wall / a_wall for a_wall, b_wall in zip(a["wall_s_each"], b["wall_s_each"],
+                                                          strict=True)) for a, b in pairs}
         figures["cpu_ratio"] = {str(a["clients"]): a["replica_cpu_s_per_request"]
                                 / b["replica_cpu_s_per_request"] for a, b in pairs}
         # a cap of one chunk per call (no batcher), or every request of the run too large to
@@ -461,7 +469,8 @@ def measure_package(name: str, folder: str, model, args, audio: np.ndarray,
             and on["replica"]["max_chunks_per_call"] == off["replica"]["max_chunks_per_call"]
         print(f"{name} repeat {repeat + 1}: HTTP real-time factor on {on['real_time_factor']:.3f}"
               f" off {off['real_time_factor']:.3f}; batching gain "
-              f"{ {k: round(v, 2) for k, v in figures['gain'].items()} }; CPU on/off "
+              f"{ {k: round(v, 2) for k, v in figures['gain'].items()} } (paired "
+              f"{ {k: round(v, 2) for k, v in figures['gain_paired'].items()} }); CPU on/off "
               f"{ {k: round(v, 2) for k, v in figures['cpu_ratio'].items()} }; same code path "
               f"{figures['same_code_path']}", flush=True)
         result["repeats"].append(figures)
@@ -475,6 +484,9 @@ def measure_package(name: str, folder: str, model, args, audio: np.ndarray,
         if measured else None,
         f"http_real_time_factor_met (<= {goal})": goal and all(
             r["batching_on"]["real_time_factor"] <= goal for r in runs),
+        "batching_never_below_0.95x_paired": all(
+            min(r["gain_paired"].values()) >= 0.95 for r in measured) if measured else None,
+        "gain_paired": [r["gain_paired"] for r in runs],
         "cpu_ratio_on_over_off": [r["cpu_ratio"] for r in runs],
         "same_code_path_on_and_off": [r["same_code_path"] for r in runs],
         "gain_at_16_clients": [r["gain"].get("16") for r in runs],
@@ -508,7 +520,8 @@ def summary(name: str, result: dict, umx: list) -> str:
     replica = on["replica"]
     levels = {lv["clients"]: lv for lv in off["levels"]}
     rows = [f"{c:2d} clients: {levels[c]['real_time_factor']:.3f} / {lv['real_time_factor']:.3f}"
-            f" (batch ratio {last['gain'][str(c)]:.2f})"
+            f" (batch ratio {last['gain'][str(c)]:.2f}, paired "
+            f"{last['gain_paired'][str(c)]:.2f})"
             for lv in on["levels"] for c in [lv["clients"]] if c in levels]
     umx_text = ", ".join(f"{v:.3f}" for v in umx if v is not None) or "not measured"
     beside = last.get("openunmix_same_window")

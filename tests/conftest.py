@@ -7,6 +7,7 @@ and 0.14 s with 1 at load 3.5, measured), while the tiny models gain little from
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
 
@@ -24,6 +25,28 @@ TESTS = Path(__file__).resolve().parent
 def _seed() -> None:
     torch.manual_seed(0)
     np.random.seed(0)
+
+
+@pytest.fixture(scope="session")
+def synth_corpus(tmp_path_factory) -> Path:
+    """The default ``avsep synth`` corpus (2 minutes, seed 0), written once per test run and
+    read by the serving, end-to-end and reproduction tests (do not write into it).
+
+    Under xdist the workers share it: the first to ask writes it (about 25 s on 2 busy cores)
+    under a lock in the run's common temp folder while the others wait, then all read it."""
+    from avsep.cli import main
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    out = shared / "synth-corpus"
+    with open(shared / "synth-corpus.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not out.is_dir():
+            partial = shared / "synth-corpus.partial"
+            assert main(["synth", "--out", str(partial), "--minutes", "2", "--quiet",
+                         "--overwrite"]) == 0
+            partial.rename(out)
+    return out
 
 
 

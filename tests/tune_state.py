@@ -57,6 +57,21 @@ def finished(experiment: Path) -> set[str]:
             if status == "TERMINATED"}
 
 
+def assert_not_trained_again(rows: list[dict[str, Any]], killed_at: float,
+                             last: int | None = None) -> None:
+    """A trial that the killed driver's saved state marks finished, its ``result.json`` lines
+    read after the resume: epochs 1 to ``last`` (``None``: to wherever a scheduler stopped
+    it), each reported before the kill.
+
+    Its lines read right after the kill are no reference: Tune copies the driver's staging
+    folder to storage after each save, file by file, so a kill during that copy leaves the
+    files it was rewriting empty in storage (seen: a finished trial's ``result.json`` and
+    ``params.json`` at 0 bytes); a resume on the same cluster copies the intact staged files
+    again."""
+    assert epochs(rows) == list(range(1, (last or len(rows)) + 1)), epochs(rows)
+    assert all(row["timestamp"] <= killed_at for row in rows), "trained again after the kill"
+
+
 def killed_now() -> float:
     """The kill's time (``time.time()``), returned a second later so that every row the
     resumed search reports carries a later Tune ``timestamp`` (whole seconds) than any row of

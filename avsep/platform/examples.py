@@ -50,8 +50,13 @@ def example_figure(rows: list[Row], model: Any) -> Any:
 
     rate = model.spec.stft.sample_rate
     mixture = rows[0][1]
-    fig, axes = plt.subplots(len(rows), 2, figsize=(10, 2.4 * len(rows)), squeeze=False,
-                             layout="constrained")
+    height = 2.4 * len(rows)
+    fig, axes = plt.subplots(len(rows), 2, figsize=(10, height), squeeze=False)
+    # fixed margins (in inches) instead of matplotlib's constrained layout, which doubled the
+    # figure's time (a 3-row figure: 1.2 s against 0.6 s), paid per example at every epoch
+    # that improves, in every trial
+    fig.subplots_adjust(left=0.07, right=0.88, bottom=0.5 / height, top=1 - 0.3 / height,
+                        hspace=0.55, wspace=0.22)
     image = None
     for (title, left, right), pair in zip(rows, axes, strict=True):
         for ax, wave, label in ((pair[0], left, "reference"), (pair[1], right, "estimate")):
@@ -72,7 +77,8 @@ def example_figure(rows: list[Row], model: Any) -> Any:
             else:
                 ax.set_title(f"{title} {label}", fontsize=8)
     if image is not None:
-        fig.colorbar(image, ax=axes.ravel().tolist(), label="magnitude (dB)", shrink=0.8)
+        bar = fig.add_axes((0.91, 0.15, 0.015, 0.7))
+        fig.colorbar(image, cax=bar, label="magnitude (dB)")
     return fig
 
 

@@ -23,7 +23,9 @@ from pathlib import Path
 import pytest
 
 from tests.cluster.test_survival import _ray_job_submit, _wait_for
+from tests.studies.report_checks import assert_report_complete
 from tests.tune_state import (
+    assert_not_trained_again,
     assert_went_on,
     finished,
     killed_now,
@@ -64,20 +66,19 @@ def test_reproduce_runs_on_workers_and_resumes_as_ray_job(local_cluster):
         driver.wait()
         log.close()
     saved = saved_trials(experiment)  # what the resume restores: status, epochs checkpointed
-    before = result_rows(experiment)
-    done_before = [t for t in before if saved[t][0] == "TERMINATED"]
-    assert done_before and len(done_before) < 6, (saved, before)  # killed with trials to go
+    done_before = [t for t, (status, _) in saved.items() if status == "TERMINATED"]
+    assert done_before and len(done_before) < 6, saved  # killed with trials to go
 
     done = _ray_job_submit(state, ["avsep", *args, "--resume"])
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "succeeded" in done.stdout + done.stderr
     assert "report:" in done.stdout
-    assert (out / "report" / "li" / "report.md").is_file()
+    assert_report_complete("li", out / "report" / "li")  # also li's smoke run
 
     after = result_rows(experiment)
     assert len(after) == 6, (sorted(after), done.stdout[-4000:])
     for trial in done_before:
-        assert after[trial] == before[trial]  # a finished trial did not train again
+        assert_not_trained_again(after[trial], killed_at, last=EPOCHS)
     for trial, rows in after.items():  # every other one went on to the last epoch
         assert_went_on(rows, killed_at, saved.get(trial, ("PENDING", 0))[1], last=EPOCHS)
     # the history avsep reads (report, champion) holds each epoch once, from the attempt that

@@ -9,13 +9,9 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def corpus(tmp_path_factory) -> Path:
-    """The default `avsep synth` corpus (2 minutes), written once."""
-    from avsep.cli import main
-
-    out = tmp_path_factory.mktemp("e2e") / "corpus"
-    assert main(["synth", "--out", str(out), "--minutes", "2", "--quiet"]) == 0
-    return out
+def corpus(synth_corpus) -> Path:
+    """The default `avsep synth` corpus (2 minutes), shared with the other groups."""
+    return synth_corpus
 
 
 @pytest.fixture(scope="session")
