@@ -66,7 +66,7 @@ def test_reproduce_runs_on_workers_and_resumes_as_ray_job(local_cluster):
         driver.wait()
         log.close()
     saved = saved_trials(experiment)  # what the resume restores: status, epochs checkpointed
-    done_before = [t for t, (status, _) in saved.items() if status == "TERMINATED"]
+    done_before = finished(experiment)
     assert done_before and len(done_before) < 6, saved  # killed with trials to go
 
     done = _ray_job_submit(state, ["avsep", *args, "--resume"])
