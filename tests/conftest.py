@@ -27,6 +27,16 @@ def _seed() -> None:
     np.random.seed(0)
 
 
+@pytest.fixture(autouse=True)
+def _no_tracking_uri_from_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts without ``$MLFLOW_TRACKING_URI``/``$MLFLOW_REGISTRY_URI``: not the
+    user's (tests never write to a real store), and not one an earlier test in this worker left
+    behind (``mlflow.set_tracking_uri`` writes the variable; a stopped test server's URL left
+    there made a later `avsep tune` fail with "MLflow server unreachable")."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+
+
 @pytest.fixture(scope="session")
 def synth_corpus(tmp_path_factory) -> Path:
     """The default ``avsep synth`` corpus (2 minutes, seed 0), written once per test run and

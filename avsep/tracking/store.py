@@ -129,11 +129,27 @@ def is_local_store(uri: str) -> bool:
 
 
 def configure(uri: str) -> None:
-    """Point MLflow's tracking and registry at ``uri``."""
+    """Point MLflow's tracking and registry at ``uri`` in this process only.
+
+    ``mlflow.set_tracking_uri`` and ``set_registry_uri`` also write ``$MLFLOW_TRACKING_URI`` and
+    ``$MLFLOW_REGISTRY_URI``, which :func:`resolve_tracking_uri` reads as the user's choice: a
+    second command in the same process (a notebook, a test) would then use the first one's store
+    instead of its own default. The environment is put back as it was; avsep hands the URI to
+    its subprocesses and trials explicitly.
+    """
+    import os
+
     import mlflow
 
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    before = {name: os.environ.get(name) for name in names}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def experiment_id(uri: str, name: str, artifact_root: Path | None = None) -> str:
