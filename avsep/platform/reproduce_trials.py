@@ -187,7 +187,8 @@ def build_stage_tuner(plan: Any, values: list[dict[str, Any]], parent_run_id: st
                      POINT_KEY: ray.tune.grid_search(values)},
         tune_config=ray.tune.TuneConfig(num_samples=1,
                                         max_concurrent_trials=limit,
-                                        trial_dirname_creator=trial_dirname),
+                                        trial_dirname_creator=trial_dirname,
+                                        reuse_actors=tune.REUSE_TRIAL_PROCESSES),
         run_config=tune.run_config(plan))
 
 

@@ -9,6 +9,7 @@ search warm-started from the first one's study, and resume after the driver is k
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -195,6 +196,11 @@ def test_search_end_to_end_with_a_crashing_trial(tmp_path, tiny_cache, ray_sessi
                             max_failures=1))
     outcome = run(plan, trainable=crash_audio_only_trials)
     assert outcome.trials == 4 and outcome.failed == 1
+    # trials reuse a finished trial's process (Tune's reuse_actors): 3 trials reported, 2 at a
+    # time, from fewer than 3 processes
+    pids = [{json.loads(line)["pid"] for line in path.read_text().splitlines() if line}
+            for path in Path(plan.experiment_path).glob("*/result.json")]
+    assert sum(1 for p in pids if p) == 3 and len(set().union(*pids)) < 3, pids
     uri = plan.mlflow_uri
     client = mlflow.MlflowClient(uri)
     experiment = client.get_experiment_by_name(plan.name)

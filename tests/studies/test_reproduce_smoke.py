@@ -35,9 +35,9 @@ def _options(paper, corpus, tmp_path, **extra):
 
 def _smoke_study(paper):
     """``paper``'s study with its lip-sync scoring cut to the shortest and longest context and 2
-    clips a singer: the paper's 8 contexts x 8 clips x 31 offsets is most of a smoke run (about
-    4 of Kadandale's 5 minutes on 2 cores); the protocol itself is tested in
-    tests/platform/test_evaluate_sync.py."""
+    clips a singer: 3 s of scoring instead of the paper's 8 contexts x 8 clips x 31 offsets,
+    12 s (one thread, session 10; about 4 minutes before each window was encoded once); the
+    protocol itself is tested in tests/platform/test_evaluate_sync.py."""
     study = STUDIES[paper]
     arms = []
     for arm in study.arms:
