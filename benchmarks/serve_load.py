@@ -23,6 +23,12 @@ cost of a forward pass) it reports
   per call leaves the batcher nothing to merge, so ``avsep serve`` bypasses it, and a request of
   at least the cap's chunks skips the batcher's queue: then the gain is ~1 by construction and
   its spread is the noise of the bursts),
+* ``side_by_side`` (``--side-by-side K``): K rounds a level with both modes loaded at once,
+  ``clients`` clients each, each mode timed to its ``--requests``-th completion while the
+  other keeps its load on; ``gain`` is off's time over on's, the median of the rounds. Both
+  modes see the same machine at the same moments, so the drift between bursts (up to 2x a few
+  seconds apart on this box) cancels; sharing the cores, the ratio is that of their work per
+  request (goal line ``batching_never_below_0.95x_side_by_side``),
 
 and open-unmix's separator at UMX-HQ size (4 targets, 1 Wiener iteration, random weights,
 44.1 kHz stereo) on the same audio with the same threads: once at the start, and once after
@@ -273,6 +279,29 @@ async def load(url: str, files: dict, clients: int, requests: int) -> dict[str, 
 MODES = ("on", "off")  # batching on / off: two applications side by side, bursts alternate
 
 
+async def side_by_side(urls: dict[str, str], files: dict, clients: int,
+                       requests: int) -> dict[str, float]:
+    """Both modes loaded at once, ``clients`` clients each, until each has completed
+    ``requests`` requests -> {mode: seconds to its ``requests``-th completion}.
+
+    The mode that gets there first keeps sending, so the other is measured under the same load
+    to its end: both see the same machine at the same moments (this box's speed drifts by up to
+    2x between bursts a few seconds apart, which ABBA bursts cannot cancel within a level), and
+    sharing the cores fairly, the ratio of the two times is the ratio of their work per request.
+    """
+    done: dict[str, list[float]] = {mode: [] for mode in MODES}
+    start = time.perf_counter()
+
+    async def worker(client: httpx.AsyncClient, mode: str) -> None:
+        while min(len(times) for times in done.values()) < requests:
+            await one_request(client, f"{urls[mode]}/separate", files)
+            done[mode].append(time.perf_counter() - start)
+
+    async with httpx.AsyncClient(timeout=1800) as client:
+        await asyncio.gather(*(worker(client, mode) for mode in MODES for _ in range(clients)))
+    return {mode: sorted(times)[requests - 1] for mode, times in done.items()}
+
+
 def info(base: str) -> dict:
     return httpx.get(f"{base}/info", timeout=60).json()["runtime"]
 
@@ -391,12 +420,39 @@ def serve_figures(folder: str, files: dict, args, models_left: int = 1,
                   f"  CPU-s/request on {on['replica_cpu_s_per_request']:.3f} off "
                   f"{off['replica_cpu_s_per_request']:.3f}  load {on['loadavg_before_after']}",
                   flush=True)
+        figures["side_by_side"] = side_by_side_levels(urls, files, args, cpus)
     finally:
         for cpu in cpus.values():
             cpu.close()
         for mode in MODES:
             serve.delete(f"bench-{mode}")
     return figures
+
+
+def side_by_side_levels(urls: dict[str, str], files: dict, args,
+                        cpus: dict[str, ReplicaCpu]) -> list[dict]:
+    """``--side-by-side`` rounds at each level (:func:`side_by_side`): per level the time of
+    each mode to its ``requests``-th completion per round, and the on-over-off throughput ratio
+    (off's time over on's), its median over the rounds."""
+    levels = []
+    for clients in args.levels if args.side_by_side else []:
+        requests = max(args.requests, clients)
+        rounds = []
+        for _ in range(args.side_by_side):
+            before = {mode: cpus[mode].seconds() for mode in MODES}
+            load_before = loadavg()
+            times = asyncio.run(side_by_side(urls, files, clients, requests))
+            rounds.append({"seconds": times, "gain": times["off"] / times["on"],
+                           "replica_cpu_s": {mode: cpus[mode].seconds() - before[mode]
+                                             for mode in MODES},
+                           "loadavg_before_after": [load_before, loadavg()]})
+        gain = statistics.median(r["gain"] for r in rounds)
+        levels.append({"clients": clients, "requests": requests, "rounds": rounds,
+                       "gain": gain})
+        print(f"  side by side, clients={clients:2d} each ({requests} requests a mode, "
+              f"{len(rounds)} rounds): on/off throughput {gain:.3f} (rounds: "
+              f"{[round(r['gain'], 3) for r in rounds]})", flush=True)
+    return levels
 
 
 ENGINE_CHOICES = ("torch:fp32", "torch:bf16", "onnxruntime:fp32", "openvino:bf16", "auto:fp32",
@@ -448,6 +504,7 @@ def measure_package(name: str, folder: str, model, args, audio: np.ndarray,
         both = serve_figures(folder, files, args, models_left, umx_run)
         figures["batching_on"], figures["batching_off"] = both["on"], both["off"]
         figures["openunmix_same_window"] = both.get("openunmix_same_window")
+        figures["side_by_side"] = both["side_by_side"]
         on, off = figures["batching_on"], figures["batching_off"]
         pairs = list(zip(on["levels"], off["levels"], strict=True))
         # on over off throughput: the medians of each level's bursts
@@ -486,6 +543,12 @@ def measure_package(name: str, folder: str, model, args, audio: np.ndarray,
             r["batching_on"]["real_time_factor"] <= goal for r in runs),
         "batching_never_below_0.95x_paired": all(
             min(r["gain_paired"].values()) >= 0.95 for r in measured) if measured else None,
+        # both modes loaded at once (--side-by-side): the machine's drift hits both alike
+        "batching_never_below_0.95x_side_by_side": all(
+            min(level["gain"] for level in r["side_by_side"]) >= 0.95
+            for r in runs) if all(r["side_by_side"] for r in runs) else None,
+        "gain_side_by_side": [{str(level["clients"]): level["gain"]
+                               for level in r["side_by_side"]} for r in runs],
         "gain_paired": [r["gain_paired"] for r in runs],
         "cpu_ratio_on_over_off": [r["cpu_ratio"] for r in runs],
         "same_code_path_on_and_off": [r["same_code_path"] for r in runs],
@@ -539,7 +602,10 @@ def summary(name: str, result: dict, umx: list) -> str:
             f"  HTTP real-time factor of one request: unbatched {off['real_time_factor']:.3f}, "
             f"batched {on['real_time_factor']:.3f}; open-unmix UMX-HQ engine: "
             f"{umx_text}\n  real-time factor unbatched / batched (throughput):\n    "
-            + "\n    ".join(rows))
+            + "\n    ".join(rows)
+            + ("\n  side by side, on/off throughput: " + ", ".join(
+                f"{level['clients']} clients {level['gain']:.3f}"
+                for level in last["side_by_side"]) if last.get("side_by_side") else ""))
 
 
 def main() -> None:
@@ -573,6 +639,10 @@ def main() -> None:
     parser.add_argument("--bursts", type=int, default=3,
                         help="bursts a mode at each concurrency level, on/off alternating ABBA "
                              "(the level's figures are their medians)")
+    parser.add_argument("--side-by-side", type=int, default=0,
+                        help="rounds a level with both modes loaded at once, each to its "
+                             "--requests-th completion (0: none); the throughput ratio is "
+                             "then free of the machine's drift between bursts")
     parser.add_argument("--budget", type=float, default=0.0,
                         help="seconds for all models; a level gets fewer bursts (>= 1) when "
                              "the model's share would be passed (0: no limit)")

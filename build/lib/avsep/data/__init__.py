@@ -1,0 +1,1 @@
+"""Data: records, dataset layouts, synthetic corpus, video cache, mixing datasets."""
