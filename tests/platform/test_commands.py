@@ -64,8 +64,10 @@ def test_train_command_runs_ray_train(tiny_cache, tmp_path, capsys, monkeypatch)
     monkeypatch.setenv("AVSEP_HOME", str(tmp_path))
     uri = f"sqlite:///{tmp_path / 'env' / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    config = tmp_path / "small.yaml"  # 8 training and 4 validation items (defaults: 64, 192)
+    config.write_text("data: {train_length: 8, val_length: 4}\n")
     argv = ["train", "--model", "mmdensenet", "--data", str(tiny_cache), "--batch-size", "4",
-            "--storage", str(tmp_path / "results")]
+            "--storage", str(tmp_path / "results"), "--config", str(config)]
     code = main([*argv, "--epochs", "1"])
     out = capsys.readouterr().out
     assert code == 0, out
