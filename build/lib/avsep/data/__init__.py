@@ -1,1 +1,0 @@
-"""Data: records, dataset layouts, synthetic corpus, video cache, mixing datasets."""
