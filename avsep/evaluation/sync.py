@@ -83,7 +83,7 @@ def _scorer_and_rates(model: Any, sample_rate: int | None, fps: float | None,
 
     if isinstance(model, VocaLiST):
         spec = model.spec
-        return (model_scorer(model.eval()), spec.stft.sample_rate, float(spec.fps),
+        return (model_scorer(model), spec.stft.sample_rate, float(spec.fps),
                 int(window or model.config.window_frames), spec)
     if not callable(model):
         raise TypeError(f"sync eval: expected a VocaLiST model or a scorer callable "

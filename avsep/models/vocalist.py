@@ -437,8 +437,8 @@ def _encoded_scores(model: VocaLiST, mixture: torch.Tensor, video: torch.Tensor,
     (start + offset) and each visual window (start) encoded once. ``mixture`` (B, C, L),
     ``video`` (B, 1, T, 3, H, W)."""
     b = mixture.shape[0]
-    first = starts[0] + offsets[0]  # audio windows begin at frames first..last
-    positions = range(first, starts[-1] + offsets[-1] + 1)
+    # window starts are consecutive frames: start s and offset o hear audio window s + o
+    positions = range(starts[0] + offsets[0], starts[-1] + offsets[-1] + 1)
     audio = torch.stack([mixture[..., q * spf:(q + window) * spf] for q in positions], 1)
     clips = torch.stack([video[:, :, t:t + window] for t in starts], 1)
     heard = _in_chunks(model.encode_audio, audio.flatten(0, 1), batch_size)
@@ -447,7 +447,7 @@ def _encoded_scores(model: VocaLiST, mixture: torch.Tensor, video: torch.Tensor,
     seen = seen.reshape(b, len(starts), *seen.shape[1:])  # (B, S, T, D)
     item, offset, start = torch.meshgrid(torch.arange(b), torch.arange(len(offsets)),
                                          torch.arange(len(starts)), indexing="ij")
-    audio_index = (start + starts[0] + offset + offsets[0] - first).flatten()
+    audio_index = (start + offset).flatten()
     item, start = item.flatten(), start.flatten()
     logits = []
     for lo in range(0, len(item), batch_size):

@@ -40,6 +40,7 @@ from typing import Any, TypeVar
 from avsep.tracking.store import (
     TrackingError,
     configure,
+    environment_restored,
     is_local_store,
     is_tracking_server,
 )
@@ -76,15 +77,9 @@ def fail_fast() -> Iterator[None]:
     """MLflow HTTP requests inside the block try once (``MLFLOW_HTTP_REQUEST_MAX_RETRIES=0``):
     the caller's :class:`OutageClock` does the retrying."""
     name = "MLFLOW_HTTP_REQUEST_MAX_RETRIES"
-    before = os.environ.get(name)
-    os.environ[name] = "0"
-    try:
+    with environment_restored(name):
+        os.environ[name] = "0"
         yield
-    finally:
-        if before is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = before
 
 
 class OutageClock:

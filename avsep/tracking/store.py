@@ -12,12 +12,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +37,6 @@ def resolve_tracking_uri(explicit: str | None = None, root: Path | None = None) 
     default ``sqlite:///<root or $AVSEP_HOME>/mlflow.db``. Not checked: see
     :func:`check_tracking_uri`.
     """
-    import os
-
     from avsep import settings
 
     return explicit or os.environ.get("MLFLOW_TRACKING_URI") or settings.default_mlflow_uri(root)
@@ -128,6 +128,21 @@ def is_local_store(uri: str) -> bool:
     return uri.startswith("sqlite:")
 
 
+@contextlib.contextmanager
+def environment_restored(*names: str) -> Iterator[None]:
+    """The environment variables ``names`` are put back as they were (set or unset) when the
+    block ends, whatever it wrote to them."""
+    before = {name: os.environ.get(name) for name in names}
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def configure(uri: str) -> None:
     """Point MLflow's tracking and registry at ``uri`` in this process only.
 
@@ -137,19 +152,11 @@ def configure(uri: str) -> None:
     instead of its own default. The environment is put back as it was; avsep hands the URI to
     its subprocesses and trials explicitly.
     """
-    import os
-
     import mlflow
 
-    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-    before = {name: os.environ.get(name) for name in names}
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    for name, value in before.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    with environment_restored("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
 
 
 def experiment_id(uri: str, name: str, artifact_root: Path | None = None) -> str:
