@@ -3,6 +3,7 @@ when known) and how many trials fit at once."""
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sys
@@ -11,6 +12,15 @@ from avsep.platform.cluster_size import bootstrap_config, max_resources
 from avsep.platform.search_plan import Plan, SearchOptions
 
 DRIVER_RESOURCE = "avsep_driver"  # custom resource of the node type preemption cannot take
+
+#: Loggers kept at ERROR in the processes of a local Ray. Ray Train v2's placement-group cleaner
+#: asks Ray's State API every second whether its run's controller lives; the State API is served
+#: by the dashboard, which a local Ray here runs without, so the cleaner warned "Failed to query
+#: Ray Train Controller actor state" every second of every `avsep train` and DDP trial, and
+#: could never act. Its job (free a crashed run's placement group) needs no one on a local Ray,
+#: which ends with its driver. On a cluster (`ray start --head`, the dashboard on) it is not
+#: silenced.
+QUIET_IN_LOCAL_RAY = ("ray.train.v2._internal.execution.controller.placement_group_cleaner",)
 
 
 def cluster_capacity() -> dict[str, float]:
@@ -58,14 +68,27 @@ def init_ray(num_cpus: int | None = None, address: str | None = None) -> None:
     # DDP workers of a trial start slowly on a loaded 2-core box (each imports torch);
     # Ray Train's default 60 s start timeout fails them there
     os.environ.setdefault("RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S", "300")
+    # Ray Train's print patch sends a worker's print to its logger and, where the worker's
+    # stdout is wrapped (it is), to stdout as well: each epoch line reached the driver twice
+    os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
     if ray.is_initialized():
         return
     cluster = address or os.environ.get("RAY_ADDRESS")
     if cluster and cluster != "local":
         ray.init(address=cluster)
     else:
+        # no node of a local Ray is drained or preempted; Ray Train's watcher of drains is one
+        # process more per run, and Ray logged an error line about it at every run's start
+        os.environ.setdefault("RAY_TRAIN_ENABLE_PREEMPTION_WATCHER", "0")
         ray.init(address="local", num_cpus=num_cpus or min(2, os.cpu_count() or 1),
-                 include_dashboard=False, log_to_driver=True, configure_logging=False)
+                 include_dashboard=False, log_to_driver=True, configure_logging=False,
+                 runtime_env={"worker_process_setup_hook": quiet_local_ray_worker})
+
+
+def quiet_local_ray_worker() -> None:
+    """Ray's ``worker_process_setup_hook`` of a local Ray: :data:`QUIET_IN_LOCAL_RAY` at ERROR."""
+    for name in QUIET_IN_LOCAL_RAY:
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def local_cpus(options: SearchOptions) -> int:
