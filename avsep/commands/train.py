@@ -85,7 +85,8 @@ def _run(args: argparse.Namespace) -> int:
     print(f"avsep train: {cfg.model.name} ({cfg.model.preset}) on {args.workers} worker(s), "
           f"{cfg.train.epochs} epoch(s); results in {storage / name}" +
           (f"; MLflow {uri}" if uri else ""))
-    init_ray(max(2, args.workers + 1), args.address)  # DDP workers + the trainer's coordinator
+    # DDP workers + the trainer's coordinator
+    init_ray(max(2, args.workers + 1), args.address, ray_train=True)
     result = fit(cfg, run, args.workers, args.gpus_per_worker, storage, name)
     if result.error:
         print(f"avsep train: failed: {result.error}")

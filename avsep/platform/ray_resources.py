@@ -58,10 +58,14 @@ def concurrency(plan: Plan) -> int:
     return max(1, int(min(fits)))
 
 
-def init_ray(num_cpus: int | None = None, address: str | None = None) -> None:
+def init_ray(num_cpus: int | None = None, address: str | None = None,
+             ray_train: bool = False) -> None:
     """Join the cluster at ``address`` (else ``$RAY_ADDRESS``) when one is asked for, else
     start a new local Ray (``address="local"``: a stale ``/tmp/ray/ray_current_cluster`` left
-    by an ended cluster is never joined)."""
+    by an ended cluster is never joined). ``ray_train``: the command runs Ray Train (``avsep
+    train``, DDP trials), whose placement-group cleaner a local Ray then keeps quiet
+    (:data:`QUIET_IN_LOCAL_RAY`; the hook is a job-wide runtime env, so the workers Ray starts
+    with a node cannot take its tasks: it is set only where it is needed)."""
     import ray
 
     os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
@@ -80,9 +84,10 @@ def init_ray(num_cpus: int | None = None, address: str | None = None) -> None:
         # no node of a local Ray is drained or preempted; Ray Train's watcher of drains is one
         # process more per run, and Ray logged an error line about it at every run's start
         os.environ.setdefault("RAY_TRAIN_ENABLE_PREEMPTION_WATCHER", "0")
+        quiet = {"worker_process_setup_hook": quiet_local_ray_worker} if ray_train else None
         ray.init(address="local", num_cpus=num_cpus or min(2, os.cpu_count() or 1),
                  include_dashboard=False, log_to_driver=True, configure_logging=False,
-                 runtime_env={"worker_process_setup_hook": quiet_local_ray_worker})
+                 runtime_env=quiet)
 
 
 def quiet_local_ray_worker() -> None:

@@ -203,7 +203,8 @@ def start_ray(options: ReproduceOptions) -> None:
     from avsep.tracking.store import check_cluster_tracking_uri
 
     tune.init_ray(tune.local_cpus(SearchOptions(space="", workers_per_trial=
-                                                options.workers_per_trial)), options.address)
+                                                options.workers_per_trial)), options.address,
+                  ray_train=options.workers_per_trial > 1)
     nodes = max(sum(1 for n in ray.nodes() if n["Alive"]), max_nodes(bootstrap_config()))
     check_cluster_tracking_uri(options.mlflow_uri or "", nodes)
 

@@ -355,7 +355,8 @@ def run(plan: Plan, trainable: Any = None) -> SearchOutcome:
 
     from avsep.tracking.store import check_cluster_tracking_uri
 
-    init_ray(local_cpus(plan.options), plan.options.address)
+    init_ray(local_cpus(plan.options), plan.options.address,
+             ray_train=plan.options.workers_per_trial > 1)
     # an autoscaling cluster may start with the head alone: count the nodes it can grow to
     nodes = max(sum(1 for n in ray.nodes() if n["Alive"]), max_nodes(bootstrap_config()))
     check_cluster_tracking_uri(plan.mlflow_uri, nodes)

@@ -146,8 +146,11 @@ def test_remote_storage_reports_under_avsep_home(tmp_path, monkeypatch):
 def test_local_runs_start_their_own_ray(monkeypatch):
     import ray
 
-    from avsep.platform.ray_resources import init_ray
+    from avsep.platform.ray_resources import init_ray, quiet_local_ray_worker
 
+    for key in ("RAY_TRAIN_ENABLE_PRINT_PATCH", "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER"):
+        monkeypatch.setenv(key, "restored after the test")
+        monkeypatch.delenv(key)
     calls = []
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.setattr(ray, "init", lambda **kwargs: calls.append(kwargs))
@@ -155,9 +158,17 @@ def test_local_runs_start_their_own_ray(monkeypatch):
     init_ray(2)  # never joins a stale /tmp/ray/ray_current_cluster
     monkeypatch.setenv("RAY_ADDRESS", "10.0.0.1:6379")
     init_ray(2)
-    init_ray(2, address="10.0.0.2:6379")
-    assert [c["address"] for c in calls] == ["local", "10.0.0.1:6379", "10.0.0.2:6379"]
+    init_ray(2, address="10.0.0.2:6379", ray_train=True)
+    monkeypatch.delenv("RAY_ADDRESS")
+    init_ray(2, ray_train=True)
+    assert [c["address"] for c in calls] == ["local", "10.0.0.1:6379", "10.0.0.2:6379", "local"]
     assert calls[0]["num_cpus"] == 2 and "num_cpus" not in calls[1]
+    # Ray Train's cleaner is quieted on a local Ray that runs Ray Train, through a job-wide
+    # runtime env that a local Ray without Ray Train is spared; a cluster's is never touched
+    assert calls[0]["runtime_env"] is None and "runtime_env" not in calls[2]
+    assert calls[3]["runtime_env"] == {"worker_process_setup_hook": quiet_local_ray_worker}
+    assert os.environ["RAY_TRAIN_ENABLE_PRINT_PATCH"] == "0"
+    assert os.environ["RAY_TRAIN_ENABLE_PREEMPTION_WATCHER"] == "0"
 
 
 def test_snapshot_warning_is_quiet_on_local_storage_only(tmp_path, monkeypatch):
