@@ -13,7 +13,8 @@ from avsep.platform.search_plan import Plan, SearchOptions
 
 DRIVER_RESOURCE = "avsep_driver"  # custom resource of the node type preemption cannot take
 
-#: Loggers kept at ERROR in the processes of a local Ray. Ray Train v2's placement-group cleaner
+#: Loggers kept at ERROR in the workers of a local Ray that runs Ray Train (``init_ray(...,
+#: ray_train=True)``). Ray Train v2's placement-group cleaner
 #: asks Ray's State API every second whether its run's controller lives; the State API is served
 #: by the dashboard, which a local Ray here runs without, so the cleaner warned "Failed to query
 #: Ray Train Controller actor state" every second of every `avsep train` and DDP trial, and
