@@ -14,13 +14,12 @@ from avsep.platform.search_plan import Plan, SearchOptions
 DRIVER_RESOURCE = "avsep_driver"  # custom resource of the node type preemption cannot take
 
 #: Loggers kept at ERROR in the workers of a local Ray that runs Ray Train (``init_ray(...,
-#: ray_train=True)``). Ray Train v2's placement-group cleaner
-#: asks Ray's State API every second whether its run's controller lives; the State API is served
-#: by the dashboard, which a local Ray here runs without, so the cleaner warned "Failed to query
-#: Ray Train Controller actor state" every second of every `avsep train` and DDP trial, and
-#: could never act. Its job (free a crashed run's placement group) needs no one on a local Ray,
-#: which ends with its driver. On a cluster (`ray start --head`, the dashboard on) it is not
-#: silenced.
+#: ray_train=True)``). Ray Train v2's placement-group cleaner asks Ray's State API every second
+#: whether its run's controller lives; the State API is served by the dashboard, which a local
+#: Ray here runs without, so the cleaner warned "Failed to query Ray Train Controller actor
+#: state" every second of every `avsep train` and DDP trial, and could never act. Its job (free
+#: a crashed run's placement group) needs no one on a local Ray, which ends with its driver. On
+#: a cluster (`ray start --head`, the dashboard on) it is not silenced.
 QUIET_IN_LOCAL_RAY = ("ray.train.v2._internal.execution.controller.placement_group_cleaner",)
 
 
@@ -89,6 +88,12 @@ def init_ray(num_cpus: int | None = None, address: str | None = None,
         ray.init(address="local", num_cpus=num_cpus or min(2, os.cpu_count() or 1),
                  include_dashboard=False, log_to_driver=True, configure_logging=False,
                  runtime_env=quiet)
+
+
+def init_search_ray(options: SearchOptions) -> None:
+    """:func:`init_ray` for a search or a reproduction: :func:`local_cpus` CPUs on a local Ray,
+    and Ray Train's quieting where its trials run DDP (more than one worker a trial)."""
+    init_ray(local_cpus(options), options.address, ray_train=options.workers_per_trial > 1)
 
 
 def quiet_local_ray_worker() -> None:

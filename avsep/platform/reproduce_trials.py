@@ -202,9 +202,8 @@ def start_ray(options: ReproduceOptions) -> None:
     from avsep.platform.search_plan import SearchOptions
     from avsep.tracking.store import check_cluster_tracking_uri
 
-    tune.init_ray(tune.local_cpus(SearchOptions(space="", workers_per_trial=
-                                                options.workers_per_trial)), options.address,
-                  ray_train=options.workers_per_trial > 1)
+    tune.init_search_ray(SearchOptions(space="", workers_per_trial=options.workers_per_trial,
+                                       address=options.address))
     nodes = max(sum(1 for n in ray.nodes() if n["Alive"]), max_nodes(bootstrap_config()))
     check_cluster_tracking_uri(options.mlflow_uri or "", nodes)
 

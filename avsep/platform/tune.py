@@ -45,6 +45,7 @@ from avsep.platform.ray_resources import (
     cluster_capacity,
     concurrency,
     init_ray,
+    init_search_ray,
     local_cpus,
 )
 from avsep.platform.search_plan import (
@@ -59,8 +60,8 @@ from avsep.platform.study_runs import parent_run, spool_root, trial_run_name
 from avsep.search_spaces import EXPERIMENT_KEY, SearchSpace, get
 
 __all__ = ["Plan", "SearchOptions", "SearchOutcome", "SearchSetupError", "build_tuner",
-           "check_space_configs", "describe", "init_ray", "local_cpus", "prepare", "run",
-           "run_trial"]
+           "check_space_configs", "describe", "init_ray", "init_search_ray", "local_cpus",
+           "prepare", "run", "run_trial"]
 
 #: Tune's ``reuse_actors``: a finished (or ASHA-stopped) trial's process takes the next trial
 #: that needs the same resources, so a trial does not start a process and import torch, MLflow
@@ -355,8 +356,7 @@ def run(plan: Plan, trainable: Any = None) -> SearchOutcome:
 
     from avsep.tracking.store import check_cluster_tracking_uri
 
-    init_ray(local_cpus(plan.options), plan.options.address,
-             ray_train=plan.options.workers_per_trial > 1)
+    init_search_ray(plan.options)
     # an autoscaling cluster may start with the head alone: count the nodes it can grow to
     nodes = max(sum(1 for n in ray.nodes() if n["Alive"]), max_nodes(bootstrap_config()))
     check_cluster_tracking_uri(plan.mlflow_uri, nodes)

@@ -146,7 +146,12 @@ def test_remote_storage_reports_under_avsep_home(tmp_path, monkeypatch):
 def test_local_runs_start_their_own_ray(monkeypatch):
     import ray
 
-    from avsep.platform.ray_resources import init_ray, quiet_local_ray_worker
+    from avsep.platform.ray_resources import (
+        init_ray,
+        init_search_ray,
+        quiet_local_ray_worker,
+    )
+    from avsep.platform.search_plan import SearchOptions
 
     for key in ("RAY_TRAIN_ENABLE_PRINT_PATCH", "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER"):
         monkeypatch.setenv(key, "restored after the test")
@@ -169,6 +174,12 @@ def test_local_runs_start_their_own_ray(monkeypatch):
     assert calls[3]["runtime_env"] == {"worker_process_setup_hook": quiet_local_ray_worker}
     assert os.environ["RAY_TRAIN_ENABLE_PRINT_PATCH"] == "0"
     assert os.environ["RAY_TRAIN_ENABLE_PREEMPTION_WATCHER"] == "0"
+    # a search (or reproduction) asks for the quieting when its trials run DDP, only then
+    init_search_ray(SearchOptions(space="av_singing", workers_per_trial=2))
+    init_search_ray(SearchOptions(space="av_singing"))
+    assert calls[4]["num_cpus"] == 3  # 2 DDP workers and the trial that launches them
+    assert calls[4]["runtime_env"] == calls[3]["runtime_env"]
+    assert calls[5]["num_cpus"] == min(2, os.cpu_count() or 1) and calls[5]["runtime_env"] is None
 
 
 def test_snapshot_warning_is_quiet_on_local_storage_only(tmp_path, monkeypatch):
